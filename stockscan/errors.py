@@ -1,0 +1,84 @@
+"""The exception hierarchy of the core.
+
+The core raises these; only the CLI turns them into ``Error: …`` on stderr and an exit code
+(``stockscan.cli``). Per-stock failures (``StockError``) never end a job: the job loop records
+their ``kind`` and message on the stock's detail row and goes on.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+# Exit codes: the contract documented in the README and in `stockscan --help`.
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ALREADY_RUNNING = 3
+EXIT_NOTHING_ANALYSED = 4
+EXIT_DATABASE = 5
+EXIT_SOURCE_UNAVAILABLE = 75
+EXIT_INTERRUPTED = 130
+
+ErrorKind = Literal[
+    "rate_limited",  # transient: the provider throttled us
+    "network",  # transient: DNS, connection, timeout
+    "no_data",  # the source returned nothing for this ticker
+    "invalid_symbol",  # the source says the symbol does not exist
+    "insufficient_history",  # too few bars for the analysis
+    "bad_data",  # NaN or non-positive prices, high < low, unsorted or duplicate dates
+    "compute_error",  # the analysis itself failed on data that passed validation
+    "source_error",  # the data source failed in a way we do not recognise
+    "demo_over_real",  # skipped: a demo result may not replace a real one
+    "interrupted",  # the process was stopped while this stock was running
+]
+TRANSIENT_KINDS: frozenset[str] = frozenset({"rate_limited", "network"})
+
+
+class StockscanError(Exception):
+    """Base of every expected error; ``exit_code`` is what the CLI exits with."""
+
+    exit_code: ClassVar[int] = EXIT_SOME_FAILED
+
+
+class UsageError(StockscanError):
+    """Invalid input from the user (a bad ticker, option or id). Nothing is written."""
+
+    exit_code = EXIT_USAGE
+
+
+class JobAlreadyRunning(StockscanError):
+    """An identical job is running in a live process. Nothing is written."""
+
+    exit_code = EXIT_ALREADY_RUNNING
+
+    def __init__(self, job_id: int, pid: int | None, host: str | None) -> None:
+        self.job_id = job_id
+        self.pid = pid
+        self.host = host
+        owner = f"pid {pid}" + (f" on {host}" if host else "") if pid else "another process"
+        super().__init__(f"an identical job is already running: job {job_id} ({owner})")
+
+
+class DatabaseError(StockscanError):
+    """The database is unusable: cannot open, not a database, corrupt, read-only, full, locked."""
+
+    exit_code = EXIT_DATABASE
+
+
+class SourceUnavailable(StockscanError):
+    """The data source is down or rate-limiting us; the job is left resumable."""
+
+    exit_code = EXIT_SOURCE_UNAVAILABLE
+
+
+class StockError(StockscanError):
+    """One stock could not be analysed. Recorded on its detail row; the job goes on."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        self.kind: ErrorKind = kind
+        self.message = message
+        super().__init__(f"{kind}: {message}")
+
+    @property
+    def transient(self) -> bool:
+        return self.kind in TRANSIENT_KINDS
