@@ -1,0 +1,102 @@
+-- Generated from stockscan/migrations.py by `stockscan db schema`. Do not edit:
+-- add a migration and regenerate. tests/test_db.py fails when this file is stale.
+
+CREATE TABLE _migrations ( name TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
+
+CREATE TABLE analysis_jobs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_key   TEXT    NOT NULL,
+    status        TEXT    NOT NULL
+                  CHECK (status IN ('running', 'interrupted', 'succeeded', 'partial', 'failed')),
+    source        TEXT    NOT NULL CHECK (source IN ('yahoo', 'demo', 'csv')),
+    params        TEXT    NOT NULL CHECK (json_valid(params)),
+    run_date      TEXT    NOT NULL,
+    total         INTEGER NOT NULL CHECK (total >= 0),
+    succeeded     INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    skipped       INTEGER NOT NULL DEFAULT 0,
+    attempts      INTEGER NOT NULL DEFAULT 1,
+    owner_pid     INTEGER,
+    owner_host    TEXT,
+    message       TEXT,
+    created_at    TEXT    NOT NULL,
+    started_at    TEXT    NOT NULL,
+    finished_at   TEXT
+);
+
+CREATE TABLE analysis_jobs_details (
+    id             INTEGER PRIMARY KEY,
+    job_id         INTEGER NOT NULL REFERENCES analysis_jobs (id) ON DELETE CASCADE,
+    ticker         TEXT    NOT NULL,
+    position       INTEGER NOT NULL,
+    status         TEXT    NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'skipped')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    error_kind     TEXT,
+    error_message  TEXT,
+    result_id      INTEGER REFERENCES analysis_results (id) ON DELETE SET NULL,
+    quantity       INTEGER,
+    started_at     TEXT,
+    finished_at    TEXT,
+    CONSTRAINT uq_details_job_ticker UNIQUE (job_id, ticker)
+);
+
+CREATE TABLE analysis_raw_data (
+    id          INTEGER PRIMARY KEY,
+    result_id   INTEGER NOT NULL UNIQUE REFERENCES analysis_results (id) ON DELETE CASCADE,
+    payload     TEXT    NOT NULL CHECK (json_valid(payload)),
+    created_at  TEXT    NOT NULL
+);
+
+CREATE TABLE analysis_results (
+    id               INTEGER PRIMARY KEY,
+    job_id           INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
+    ticker           TEXT    NOT NULL,
+    analysis_date    TEXT    NOT NULL
+                     CHECK (analysis_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    status           TEXT    NOT NULL CHECK (status IN ('complete', 'partial')),
+    score            REAL    NOT NULL CHECK (score BETWEEN 0 AND 100),
+    verdict          TEXT    NOT NULL
+                     CHECK (verdict IN ('STRONG_BUY', 'BUY', 'HOLD', 'SELL', 'STRONG_SELL')),
+    side             TEXT    NOT NULL CHECK (side IN ('long', 'short', 'none')),
+    close            REAL    NOT NULL,
+    entry            REAL,
+    stop             REAL,
+    target           REAL,
+    reward_risk      REAL,
+    analysis_source  TEXT    NOT NULL CHECK (analysis_source IN ('yahoo', 'demo', 'csv')),
+    scoring_version  TEXT    NOT NULL,
+    bars_used        INTEGER NOT NULL,
+    created_at       TEXT    NOT NULL,
+    updated_at       TEXT    NOT NULL
+);
+
+CREATE TABLE watchlist (
+    id                INTEGER PRIMARY KEY,
+    ticker            TEXT NOT NULL UNIQUE,
+    name              TEXT,
+    added_at          TEXT NOT NULL,
+    last_job_id       INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
+    last_result_id    INTEGER REFERENCES analysis_results (id) ON DELETE SET NULL,
+    last_analyzed_at  TEXT,
+    analysis_status   TEXT CHECK (analysis_status IN ('succeeded', 'failed', 'skipped'))
+);
+
+CREATE UNIQUE INDEX idx_jobs_active_request ON analysis_jobs (request_key)
+    WHERE status IN ('running', 'interrupted');
+
+CREATE INDEX idx_jobs_created ON analysis_jobs (created_at);
+
+CREATE INDEX idx_jobs_status ON analysis_jobs (status, id);
+
+CREATE INDEX idx_details_job_status ON analysis_jobs_details (job_id, status);
+
+CREATE INDEX idx_details_result ON analysis_jobs_details (result_id);
+
+CREATE INDEX idx_results_job ON analysis_results (job_id);
+
+CREATE UNIQUE INDEX idx_results_ticker_date ON analysis_results (ticker, analysis_date);
+
+CREATE INDEX idx_watchlist_last_job ON watchlist (last_job_id);
+
+CREATE INDEX idx_watchlist_last_result ON watchlist (last_result_id);

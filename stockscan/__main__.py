@@ -1,0 +1,3 @@
+from stockscan.cli import main
+
+main()

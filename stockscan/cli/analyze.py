@@ -1,0 +1,116 @@
+"""``stockscan analyze``: run one job over the tickers given."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT, JobOutcome
+
+if TYPE_CHECKING:
+    from stockscan.render import JobReporter
+
+
+class SourceChoice(StrEnum):
+    yahoo = "yahoo"
+    demo = "demo"
+    csv = "csv"
+
+
+SourceOption = Annotated[
+    SourceChoice,
+    typer.Option(
+        "--source",
+        help="Where prices come from: yahoo (live, via yfinance), demo (synthetic, offline, "
+        "labelled demo), csv (DIR/<TICKER>.csv). Never falls back from one to another.",
+        case_sensitive=False,
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Folder of <TICKER>.csv files for --source csv.",
+                 file_okay=False),
+]  # fmt: skip
+CapitalOption = Annotated[
+    float, typer.Option("--capital", help="Capital for position sizing, in the stock's currency.")
+]
+RiskOption = Annotated[
+    float, typer.Option("--risk-pct", help="Percent of capital risked per trade (entry to stop).")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only the summary and failures.")
+]
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  stockscan analyze --source demo TCS.NS INFY.NS\n\n"
+    "  stockscan analyze RELIANCE.NS M&M.NS --capital 500000 --risk-pct 0.5\n\n"
+    "  stockscan analyze --source csv --data-dir ./prices HDFCBANK.NS --json"
+)
+@handle_errors
+def analyze(
+    tickers: Annotated[
+        list[str],
+        typer.Argument(
+            help="Tickers, e.g. TCS.NS INFY.NS ^NSEI (case-insensitive).", show_default=False
+        ),
+    ],
+    source: SourceOption = SourceChoice.yahoo,
+    data_dir: DataDirOption = None,
+    capital: CapitalOption = DEFAULT_CAPITAL,
+    risk_pct: RiskOption = DEFAULT_RISK_PCT,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+    db: DbOption = None,
+) -> None:
+    """Analyse stocks: score, verdict and trade plan for each, as one tracked job."""
+    from stockscan import jobs
+    from stockscan.sources import get_source
+    from stockscan.tickers import normalise_all
+
+    # Everything the user typed is checked before the database is opened: a bad ticker or
+    # option writes nothing.
+    request = jobs.JobRequest(
+        tickers=tuple(normalise_all(tickers)),
+        source=source.value,
+        capital=capital,
+        risk_pct=risk_pct,
+        data_dir=str(data_dir.resolve()) if data_dir else None,
+    )
+    price_source = get_source(request.source, data_dir)
+    with database(db) as conn:
+        reporter = _reporter(json_output, quiet, request.source)
+        try:
+            outcome = jobs.run(conn, db_path(db), request, reporter, source=price_source)
+        finally:
+            reporter.close()
+        _finish(outcome, json_output)
+
+
+def _reporter(json_output: bool, quiet: bool, source: str) -> JobReporter:
+    from stockscan.render import JobReporter
+
+    if json_output:
+        mode = "quiet" if quiet else "json"
+    elif quiet:
+        mode = "quiet"
+    else:
+        mode = "live" if sys.stdout.isatty() else "plain"
+    return JobReporter(mode, source)
+
+
+def _finish(outcome: JobOutcome, json_output: bool) -> None:
+    from stockscan import jobs, render
+
+    if json_output:
+        render.print_json(jobs.outcome_json(outcome))
+    else:
+        render.job_summary(outcome.job, outcome.stocks)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)

@@ -1,0 +1,96 @@
+"""``stockscan jobs``: list, show and resume jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.errors import UsageError
+
+jobs_app = typer.Typer(help="Inspect and resume jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+STATUSES = ("running", "interrupted", "succeeded", "partial", "failed")
+
+
+@jobs_app.command("list", epilog="Example:\n\n  stockscan jobs list --status partial --limit 5")
+@handle_errors
+def list_jobs(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many jobs, newest first.")] = 20,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help=f"Only jobs with this status ({', '.join(STATUSES)})."),
+    ] = None,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List jobs, newest first."""
+    from stockscan import render, store
+
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
+    with database(db, create=False) as conn:
+        rows = store.list_jobs(conn, limit=limit, status=status)
+    if json_output:
+        render.print_json({"jobs": [_decoded(job) for job in rows]})
+    elif rows:
+        render.jobs_table(rows)
+    else:
+        render.note("No jobs yet.")
+
+
+@jobs_app.command("show", epilog="Example:\n\n  stockscan jobs show 12 --json")
+@handle_errors
+def show(
+    job_id: Annotated[int, typer.Argument(help="The job's id (from `jobs list`).")],
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show what happened in one job: its parameters, times, counts and every stock."""
+    from stockscan import render, store
+    from stockscan.jobs import JobOutcome, outcome_json
+
+    with database(db, create=False) as conn:
+        job = store.get_job(conn, job_id)
+        if job is None:
+            raise UsageError(f"no job {job_id} in {db_path(db)}")
+        stocks = store.job_stocks(conn, job_id)
+    if json_output:
+        render.print_json(outcome_json(JobOutcome(job, stocks)))
+    else:
+        render.job_detail(job, stocks)
+
+
+@jobs_app.command("resume", epilog="Example:\n\n  stockscan jobs resume 12")
+@handle_errors
+def resume(
+    job_id: Annotated[int, typer.Argument(help="The job's id.")],
+    json_output: JsonOption = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Summary and failures only.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Continue an interrupted job (or retry a finished job's failures): only stocks not yet
+    succeeded are redone."""
+    from stockscan import jobs, store
+    from stockscan.cli.analyze import _finish, _reporter
+
+    with database(db, create=False) as conn:
+        job = store.get_job(conn, job_id)
+        if job is None:
+            raise UsageError(f"no job {job_id} in {db_path(db)}")
+        reporter = _reporter(json_output, quiet, job["source"])
+        try:
+            outcome = jobs.resume(conn, db_path(db), job_id, reporter)
+        finally:
+            reporter.close()
+        _finish(outcome, json_output)
+
+
+def _decoded(job: dict[str, object]) -> dict[str, object]:
+    import json
+
+    return {**job, "params": json.loads(str(job["params"]))}

@@ -1,0 +1,144 @@
+"""The one place that opens the database: pragmas, migrations, transactions, error mapping.
+
+Every connection gets the same pragmas before any transaction (``foreign_keys`` and
+``busy_timeout`` are silent no-ops inside one), is opened with ``isolation_level=None`` so that
+Python never begins a transaction behind our back, and is migrated at the same choke point
+(:func:`open_db`), so a new database and an old one are handled the same.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from stockscan.errors import DatabaseError
+
+BUSY_TIMEOUT_MS = 5000
+# WAL + NORMAL: a crash of the process never loses a committed transaction; a power loss may
+# roll back the last few, which leaves those stocks pending, and a re-run redoes them. FULL
+# would fsync every per-stock commit for no gain in consistency.
+SYNCHRONOUS = "NORMAL"
+
+_savepoints = itertools.count(1)
+
+
+def default_db_path() -> Path:
+    """``$STOCKSCAN_DB``, else the user data directory (``~/.local/share/stockscan`` on Linux)."""
+    env = os.environ.get("STOCKSCAN_DB")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("stockscan", appauthor=False) / "stockscan.db"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open ``path`` with the house pragmas. Does not create the parent directory."""
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Reading the journal mode is the first real read of the file: a file that is not a
+        # database fails here, before anything is written.
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open and migrate the database at ``path``.
+
+    ``create=False`` is for read commands: a missing database is reported, not created. The
+    parent directory of an explicit path must exist; the default data directory is created.
+    """
+    from stockscan.migrations import migrate
+
+    if not path.exists():
+        if not create:
+            raise DatabaseError(f"no database at {path} (run `stockscan analyze` first)")
+        if not path.parent.exists():
+            if os.environ.get("STOCKSCAN_DB") or path != default_db_path():
+                raise DatabaseError(f"cannot create database {path}: directory does not exist")
+            path.parent.mkdir(parents=True, exist_ok=True)
+    elif path.is_dir():
+        raise DatabaseError(f"cannot open database {path}: it is a directory")
+    with translate_errors(path):
+        conn = connect(path)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; a savepoint when nested; rollback on any exception.
+
+    IMMEDIATE takes the write lock up front, so a transaction that reads and then writes never
+    fails half-way with SQLITE_BUSY: it waits (``busy_timeout``) for the lock or fails before
+    doing anything.
+    """
+    if conn.in_transaction:
+        name = f"sp_{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+_PROBLEMS = {
+    "SQLITE_NOTADB": "file is not a SQLite database",
+    "SQLITE_CORRUPT": "database is corrupt",
+    "SQLITE_READONLY": "database is read-only",
+    "SQLITE_FULL": "disk or database is full",
+    "SQLITE_BUSY": f"database is locked by another process (waited {BUSY_TIMEOUT_MS // 1000} s)",
+    "SQLITE_LOCKED": "database table is locked",
+    "SQLITE_CANTOPEN": "cannot open database file",
+    "SQLITE_IOERR": "disk I/O error",
+    "SQLITE_PERM": "permission denied",
+    "SQLITE_AUTH": "access denied",
+}
+
+
+def describe(exc: sqlite3.Error) -> str:
+    """A short human description of a sqlite3 error, chosen by its error name."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    for prefix, text in _PROBLEMS.items():
+        if name == prefix or name.startswith(prefix + "_"):
+            return text
+    return str(exc) or type(exc).__name__
+
+
+@contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """Turn ``sqlite3.Error`` into ``DatabaseError`` naming the path (exit code 5)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{path}: {describe(exc)}") from exc

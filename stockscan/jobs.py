@@ -1,0 +1,379 @@
+"""The job loop and its state machine. Synchronous: one stock after another.
+
+A job is ``running`` while a live process holds its lock (``locks.JobLock``), ``interrupted``
+when it stopped early and can be resumed, and ends ``succeeded``, ``partial`` or ``failed``.
+Each stock moves ``pending`` → ``running`` → ``succeeded`` | ``failed`` | ``skipped``; its result,
+raw data and detail status commit together in one ``BEGIN IMMEDIATE`` transaction, so a crash
+at any point leaves either all of a stock or none of it. Whatever was not committed as
+succeeded is redone when the job is resumed, by the same command or ``jobs resume ID``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from stockscan import store
+from stockscan.db import transaction
+from stockscan.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_ANALYSED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    JobAlreadyRunning,
+    SourceUnavailable,
+    StockError,
+    StockscanError,
+    UsageError,
+)
+from stockscan.locks import JobLock
+from stockscan.market import last_weekday
+
+if TYPE_CHECKING:
+    from stockscan.analysis.model import Analysis
+    from stockscan.sources import PriceSource, SourceName
+
+DEFAULT_CAPITAL = 100_000.0
+DEFAULT_RISK_PCT = 1.0
+
+
+class JobInterrupted(StockscanError):
+    """Ctrl-C or SIGTERM stopped the job; it is left resumable."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What the user asked for. Two requests with the same key are the same job."""
+
+    tickers: tuple[str, ...]
+    source: SourceName
+    capital: float = DEFAULT_CAPITAL
+    risk_pct: float = DEFAULT_RISK_PCT
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.capital > 0 and self.capital < 1e15):
+            raise UsageError(f"--capital {self.capital:g}: must be a positive amount")
+        if not (0 < self.risk_pct <= 100):
+            raise UsageError(f"--risk-pct {self.risk_pct:g}: must be above 0 and at most 100")
+
+    def params(self) -> dict[str, Any]:
+        return {"capital": self.capital, "risk_pct": self.risk_pct, "data_dir": self.data_dir}
+
+    def key(self, run_date: str, scoring_version: str) -> str:
+        """sha256 of the canonical request: the tickers as a set, the source and its options,
+        the money parameters, the scoring model and the run date (the newest weekday, UTC).
+
+        The run date makes tomorrow's identical cron run a new job instead of a resumption of
+        today's; an interrupted job of an earlier day stays resumable by id.
+        """
+        canonical = {
+            "tickers": sorted(self.tickers),
+            "source": self.source,
+            **self.params(),
+            "scoring_version": scoring_version,
+            "run_date": run_date,
+        }
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class StockOutcome:
+    ticker: str
+    status: str  # succeeded | failed | skipped
+    error_kind: str | None = None
+    error_message: str | None = None
+    result_id: int | None = None
+    quantity: int | None = None
+    analysis: Analysis | None = None
+
+
+@dataclass
+class JobOutcome:
+    job: dict[str, Any]
+    stocks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.job["failed"] == 0:
+            return EXIT_OK
+        if self.job["succeeded"] + self.job["skipped"] > 0:
+            return EXIT_SOME_FAILED
+        return EXIT_NOTHING_ANALYSED
+
+
+class Reporter(Protocol):
+    """What the loop tells the user interface (``stockscan.render``) as it goes."""
+
+    def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None: ...
+
+    def stock_started(self, ticker: str) -> None: ...
+
+    def stock_finished(self, outcome: StockOutcome) -> None: ...
+
+
+class SilentReporter:
+    def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None:
+        pass
+
+    def stock_started(self, ticker: str) -> None:
+        pass
+
+    def stock_finished(self, outcome: StockOutcome) -> None:
+        pass
+
+
+def run(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    request: JobRequest,
+    reporter: Reporter,
+    *,
+    source: PriceSource | None = None,
+) -> JobOutcome:
+    """Run ``request`` as a job: a new one, or the same request's job whose owner died."""
+    from stockscan.analysis import SCORING_VERSION
+    from stockscan.sources import get_source
+
+    source = source or get_source(request.source, _path(request.data_dir))
+    run_date = last_weekday().isoformat()
+    key = request.key(run_date, SCORING_VERSION)
+    pid, host = os.getpid(), socket.gethostname()
+    lock: JobLock | None = None
+    try:
+        with transaction(conn):
+            _interrupt_orphans(conn, db_path, except_key=key)
+            existing = store.find_active_job(conn, key)
+            if existing is not None:
+                lock = JobLock(db_path, existing["id"])
+                if not lock.try_acquire():
+                    raise JobAlreadyRunning(
+                        existing["id"], existing["owner_pid"], existing["owner_host"]
+                    )
+                store.adopt_job(conn, existing["id"], owner_pid=pid, owner_host=host)
+                job_id, resumed = int(existing["id"]), True
+            else:
+                job_id = store.create_job(
+                    conn,
+                    request_key=key,
+                    source=request.source,
+                    params=request.params(),
+                    run_date=run_date,
+                    tickers=request.tickers,
+                    owner_pid=pid,
+                    owner_host=host,
+                )
+                # Locked before COMMIT: no other process can see the job unlocked.
+                lock = JobLock(db_path, job_id)
+                if not lock.try_acquire():  # pragma: no cover - a new id has a new file
+                    raise RuntimeError(f"lock of new job {job_id} is held")
+                resumed = False
+        return _work(conn, job_id, request, source, reporter, resumed=resumed)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def resume(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    job_id: int,
+    reporter: Reporter,
+    *,
+    source: PriceSource | None = None,
+) -> JobOutcome:
+    """Continue job ``job_id``: redo every stock not yet succeeded, with the job's parameters."""
+    lock = JobLock(db_path, job_id)
+    try:
+        with transaction(conn):
+            job = store.get_job(conn, job_id)
+            if job is None:
+                raise UsageError(f"no job {job_id}")
+            if not lock.try_acquire():
+                raise JobAlreadyRunning(job_id, job["owner_pid"], job["owner_host"])
+            if job["status"] == "succeeded":
+                return JobOutcome(job, store.job_stocks(conn, job_id))
+            params = json.loads(job["params"])
+            request = JobRequest(
+                tickers=tuple(s["ticker"] for s in store.job_stocks(conn, job_id)),
+                source=job["source"],
+                capital=params["capital"],
+                risk_pct=params["risk_pct"],
+                data_dir=params.get("data_dir"),
+            )
+            try:
+                store.adopt_job(
+                    conn, job_id, owner_pid=os.getpid(), owner_host=socket.gethostname()
+                )
+            except sqlite3.IntegrityError:
+                # A finished job made active again would clash with a newer active job for
+                # the same request (idx_jobs_active_request).
+                other = store.find_active_job(conn, job["request_key"])
+                if other is None:
+                    raise
+                raise JobAlreadyRunning(
+                    other["id"], other["owner_pid"], other["owner_host"]
+                ) from None
+        from stockscan.sources import get_source
+
+        source = source or get_source(request.source, _path(request.data_dir))
+        return _work(conn, job_id, request, source, reporter, resumed=True)
+    finally:
+        lock.release()
+
+
+def _path(data_dir: str | None) -> Path | None:
+    return Path(data_dir) if data_dir else None
+
+
+def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: str) -> None:
+    """Mark ``interrupted`` every running job of another request whose owner is dead.
+
+    Only a free lock proves death; a live owner's job is left alone however old it is.
+    """
+    for job in store.running_jobs(conn):
+        if job["request_key"] == except_key:
+            continue
+        with JobLock(db_path, job["id"]) as probe:
+            if probe.try_acquire():
+                store.interrupt_job(
+                    conn, job["id"], f"owner pid {job['owner_pid']} died before finishing"
+                )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd, cron timeouts, kill) ends the job like Ctrl-C does."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Keep a second Ctrl-C from interrupting the bookkeeping of the first."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig in saved:
+            signal.signal(sig, signal.SIG_IGN)
+    except ValueError:
+        pass
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            try:
+                signal.signal(sig, previous)
+            except (ValueError, TypeError):
+                pass
+
+
+def _work(
+    conn: sqlite3.Connection,
+    job_id: int,
+    request: JobRequest,
+    source: PriceSource,
+    reporter: Reporter,
+    *,
+    resumed: bool,
+) -> JobOutcome:
+    todo = store.unfinished_stocks(conn, job_id)
+    job = store.get_job(conn, job_id)
+    assert job is not None
+    reporter.job_started(job, resumed=resumed, todo=len(todo))
+    with _sigterm_as_interrupt():
+        try:
+            for detail_id, ticker in todo:
+                reporter.stock_started(ticker)
+                outcome = _process_stock(conn, job_id, detail_id, ticker, source, request)
+                reporter.stock_finished(outcome)
+        except KeyboardInterrupt:
+            with _signals_ignored(), transaction(conn):
+                store.interrupt_job(conn, job_id, "interrupted by Ctrl-C or SIGTERM")
+            raise JobInterrupted(
+                f"interrupted; job {job_id} is left resumable: run the same command again "
+                f"or `stockscan jobs resume {job_id}`"
+            ) from None
+        except SourceUnavailable as exc:
+            with _signals_ignored(), transaction(conn):
+                store.interrupt_job(conn, job_id, str(exc))
+            raise SourceUnavailable(
+                f"{exc}; job {job_id} stopped early and is resumable: "
+                f"`stockscan jobs resume {job_id}`"
+            ) from exc
+    with transaction(conn):
+        finished = store.finish_job(conn, job_id)
+    return JobOutcome(finished, store.job_stocks(conn, job_id))
+
+
+def _process_stock(
+    conn: sqlite3.Connection,
+    job_id: int,
+    detail_id: int,
+    ticker: str,
+    source: PriceSource,
+    request: JobRequest,
+) -> StockOutcome:
+    from stockscan.analysis import analyze, position_size
+
+    with transaction(conn):
+        store.start_stock(conn, job_id, detail_id)
+    try:
+        bars = source.fetch(ticker)
+        analysis = analyze(bars)
+        raw_payload = json.dumps(analysis.raw, separators=(",", ":"), allow_nan=False)
+        quantity = position_size(analysis.plan, request.capital, request.risk_pct)
+    except StockError as exc:
+        failure = exc
+    except (SourceUnavailable, sqlite3.Error):
+        raise
+    except Exception as exc:  # boundary: any other failure is recorded against this stock
+        failure = StockError("compute_error", f"{type(exc).__name__}: {exc}")
+    else:
+        with transaction(conn):
+            result_id, skip_reason = store.save_result(
+                conn,
+                job_id=job_id,
+                detail_id=detail_id,
+                ticker=ticker,
+                source=source.name,
+                analysis=analysis,
+                raw_payload=raw_payload,
+                quantity=quantity,
+            )
+        if result_id is None:
+            return StockOutcome(ticker, "skipped", "demo_over_real", skip_reason, analysis=analysis)
+        return StockOutcome(ticker, "succeeded", None, None, result_id, quantity, analysis)
+    with transaction(conn):
+        store.fail_stock(conn, job_id, detail_id, ticker, failure.kind, failure.message)
+    return StockOutcome(ticker, "failed", failure.kind, failure.message)
+
+
+def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
+    """The shape of ``jobs show ID --json`` and ``analyze --json``: {"job": …, "stocks": […]}."""
+    job = dict(outcome.job)
+    job["params"] = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
+    return {"job": job, "stocks": outcome.stocks}

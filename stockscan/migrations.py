@@ -1,0 +1,215 @@
+"""Schema migrations: named functions in order, each applied once, in one transaction with its
+record in ``_migrations``.
+
+Never edit a migration that has shipped; add a new one. Each says what its columns mean and,
+for columns added later, what NULL means for rows that existed before. ``schema.sql`` at the
+top of the repository is generated from these (``stockscan db schema > schema.sql``) and a test
+fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from stockscan.db import transaction
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    name = fn.__name__
+    if any(existing == name for existing, _ in MIGRATIONS):
+        raise ValueError(f"duplicate migration name {name}")
+    MIGRATIONS.append((name, fn))
+    return fn
+
+
+def execute_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one inside the caller's transaction.
+
+    ``executescript`` would COMMIT first, which is exactly what a migration must not do.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement!r}")
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    execute_script(
+        conn,
+        """
+-- One run of the job loop. `id` is what users type. `request_key` is the sha256 of the
+-- canonical request (stockscan.jobs.JobRequest.key); while a job is active (running or
+-- interrupted) no second job with the same key can exist: the partial unique index below.
+-- Owner pid/host say who runs it; liveness itself is a flock on the job's lock file.
+CREATE TABLE analysis_jobs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_key   TEXT    NOT NULL,
+    status        TEXT    NOT NULL
+                  CHECK (status IN ('running', 'interrupted', 'succeeded', 'partial', 'failed')),
+    source        TEXT    NOT NULL CHECK (source IN ('yahoo', 'demo', 'csv')),
+    params        TEXT    NOT NULL CHECK (json_valid(params)),
+    run_date      TEXT    NOT NULL,
+    total         INTEGER NOT NULL CHECK (total >= 0),
+    succeeded     INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    skipped       INTEGER NOT NULL DEFAULT 0,
+    attempts      INTEGER NOT NULL DEFAULT 1,
+    owner_pid     INTEGER,
+    owner_host    TEXT,
+    message       TEXT,
+    created_at    TEXT    NOT NULL,
+    started_at    TEXT    NOT NULL,
+    finished_at   TEXT
+);
+CREATE UNIQUE INDEX idx_jobs_active_request ON analysis_jobs (request_key)
+    WHERE status IN ('running', 'interrupted');
+CREATE INDEX idx_jobs_status ON analysis_jobs (status, id);
+CREATE INDEX idx_jobs_created ON analysis_jobs (created_at);
+
+-- One market fact: one ticker's analysis for the market date of its last bar, whoever asked.
+-- Re-analysing the same ticker and date updates the row in place (ON CONFLICT DO UPDATE).
+-- job_id: the job that last wrote it; NULL only once that job has been pruned.
+-- status: 'complete', or 'partial' when the last bar was still moving.
+-- Quantity is not here: it depends on a job's capital (analysis_jobs_details.quantity).
+CREATE TABLE analysis_results (
+    id               INTEGER PRIMARY KEY,
+    job_id           INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
+    ticker           TEXT    NOT NULL,
+    analysis_date    TEXT    NOT NULL
+                     CHECK (analysis_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    status           TEXT    NOT NULL CHECK (status IN ('complete', 'partial')),
+    score            REAL    NOT NULL CHECK (score BETWEEN 0 AND 100),
+    verdict          TEXT    NOT NULL
+                     CHECK (verdict IN ('STRONG_BUY', 'BUY', 'HOLD', 'SELL', 'STRONG_SELL')),
+    side             TEXT    NOT NULL CHECK (side IN ('long', 'short', 'none')),
+    close            REAL    NOT NULL,
+    entry            REAL,
+    stop             REAL,
+    target           REAL,
+    reward_risk      REAL,
+    analysis_source  TEXT    NOT NULL CHECK (analysis_source IN ('yahoo', 'demo', 'csv')),
+    scoring_version  TEXT    NOT NULL,
+    bars_used        INTEGER NOT NULL,
+    created_at       TEXT    NOT NULL,
+    updated_at       TEXT    NOT NULL
+);
+-- Also serves "latest per ticker": the newest analysis_date of a ticker is one index seek.
+CREATE UNIQUE INDEX idx_results_ticker_date ON analysis_results (ticker, analysis_date);
+CREATE INDEX idx_results_job ON analysis_results (job_id);
+
+-- The indicator detail behind one result, kept apart so list queries never read it.
+CREATE TABLE analysis_raw_data (
+    id          INTEGER PRIMARY KEY,
+    result_id   INTEGER NOT NULL UNIQUE REFERENCES analysis_results (id) ON DELETE CASCADE,
+    payload     TEXT    NOT NULL CHECK (json_valid(payload)),
+    created_at  TEXT    NOT NULL
+);
+
+-- One stock inside one job: what happened to it, and why.
+-- result_id: the result it wrote; NULL until it succeeds (or if that result is deleted).
+-- quantity: the position size for this job's capital and risk.
+CREATE TABLE analysis_jobs_details (
+    id             INTEGER PRIMARY KEY,
+    job_id         INTEGER NOT NULL REFERENCES analysis_jobs (id) ON DELETE CASCADE,
+    ticker         TEXT    NOT NULL,
+    position       INTEGER NOT NULL,
+    status         TEXT    NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'skipped')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    error_kind     TEXT,
+    error_message  TEXT,
+    result_id      INTEGER REFERENCES analysis_results (id) ON DELETE SET NULL,
+    quantity       INTEGER,
+    started_at     TEXT,
+    finished_at    TEXT,
+    CONSTRAINT uq_details_job_ticker UNIQUE (job_id, ticker)
+);
+CREATE INDEX idx_details_job_status ON analysis_jobs_details (job_id, status);
+CREATE INDEX idx_details_result ON analysis_jobs_details (result_id);
+
+-- A ticker the user follows, linked to its latest analysis (updated in the same transaction
+-- as the result). NULL links: never analysed, or the linked job/result was pruned.
+CREATE TABLE watchlist (
+    id                INTEGER PRIMARY KEY,
+    ticker            TEXT NOT NULL UNIQUE,
+    name              TEXT,
+    added_at          TEXT NOT NULL,
+    last_job_id       INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
+    last_result_id    INTEGER REFERENCES analysis_results (id) ON DELETE SET NULL,
+    last_analyzed_at  TEXT,
+    analysis_status   TEXT CHECK (analysis_status IN ('succeeded', 'failed', 'skipped'))
+);
+CREATE INDEX idx_watchlist_last_job ON watchlist (last_job_id);
+CREATE INDEX idx_watchlist_last_result ON watchlist (last_result_id);
+""",
+    )
+
+
+def _ensure_table(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ( name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    if not exists:
+        return []
+    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    done = set(applied(conn))
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return the names applied.
+
+    Cheap when there is nothing to do: one read, no write lock. Two processes migrating at once
+    serialise on BEGIN IMMEDIATE and the second finds nothing left to do.
+    """
+    if not pending(conn):
+        return []
+    done: list[str] = []
+    for name, fn in MIGRATIONS:
+        with transaction(conn):
+            _ensure_table(conn)
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            fn(conn)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+            problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise sqlite3.IntegrityError(f"migration {name} broke foreign keys: {problems}")
+        done.append(name)
+    return done
+
+
+def schema_sql(conn: sqlite3.Connection) -> str:
+    """The schema of a migrated database, as ``schema.sql`` holds it."""
+    rows = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+        " AND name NOT LIKE 'sqlite_%' ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END,"
+        " tbl_name, name"
+    ).fetchall()
+    header = (
+        "-- Generated from stockscan/migrations.py by `stockscan db schema`. Do not edit:\n"
+        "-- add a migration and regenerate. tests/test_db.py fails when this file is stale.\n"
+    )
+    return header + "".join(f"\n{sql};\n" for _, _, sql in rows)

@@ -1,0 +1,134 @@
+"""Fixtures for every test: a database in tmp_path, a fake home, and no network.
+
+Modelled on simonw/llm: an autouse fixture points the app's paths at tmp_path, so no test can
+touch the real home directory; network access fails loudly, in this process (socket guard) and
+in subprocesses (a dead proxy that libcurl and requests both honour).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEAD_PROXY = "http://127.0.0.1:9"
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    db = tmp_path / "stockscan.db"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("STOCKSCAN_DB", str(db))
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(var, DEAD_PROXY)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        if self.family == socket.AF_UNIX:
+            return real_connect(self, address)
+        raise NetworkBlocked(f"test tried to open a network connection to {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    yield db
+
+
+@pytest.fixture
+def db_path(isolated: Path) -> Path:
+    return isolated
+
+
+@pytest.fixture
+def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
+    from stockscan.db import open_db
+
+    connection = open_db(db_path)
+    yield connection
+    connection.close()
+
+
+def run_cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run stockscan as a real process (exit codes, signals, locks, no terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "stockscan", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def oracle(db: Path) -> None:
+    """The invariants that hold after any command, crash or prune (notes/reliability.md)."""
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert (
+            conn.execute(
+                "SELECT ticker, analysis_date FROM analysis_results"
+                " GROUP BY ticker, analysis_date HAVING count(*) > 1"
+            ).fetchall()
+            == []
+        )
+        # no result without its raw data
+        assert (
+            conn.execute(
+                "SELECT r.id FROM analysis_results r"
+                " LEFT JOIN analysis_raw_data d ON d.result_id = r.id WHERE d.id IS NULL"
+            ).fetchall()
+            == []
+        )
+        # every succeeded detail points at a result, and only succeeded details do
+        assert (
+            conn.execute(
+                "SELECT id FROM analysis_jobs_details WHERE (status = 'succeeded')"
+                " <> (result_id IS NOT NULL)"
+            ).fetchall()
+            == []
+        )
+        # a terminal job has only terminal details
+        assert (
+            conn.execute(
+                "SELECT d.id FROM analysis_jobs_details d JOIN analysis_jobs j ON j.id = d.job_id"
+                " WHERE j.status IN ('succeeded', 'partial', 'failed')"
+                " AND d.status IN ('pending', 'running')"
+            ).fetchall()
+            == []
+        )
+        # the job's counts equal its details
+        assert (
+            conn.execute(
+                "SELECT j.id FROM analysis_jobs j WHERE"
+                " j.succeeded <> (SELECT count(*) FROM analysis_jobs_details d"
+                "   WHERE d.job_id = j.id AND d.status = 'succeeded') OR"
+                " j.failed <> (SELECT count(*) FROM analysis_jobs_details d"
+                "   WHERE d.job_id = j.id AND d.status = 'failed') OR"
+                " j.skipped <> (SELECT count(*) FROM analysis_jobs_details d"
+                "   WHERE d.job_id = j.id AND d.status = 'skipped')"
+            ).fetchall()
+            == []
+        )
+    finally:
+        conn.close()

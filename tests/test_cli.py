@@ -1,0 +1,189 @@
+"""The command line: through CliRunner for shapes, through real processes for exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from stockscan.cli import app
+from tests.conftest import oracle, run_cli
+
+runner = CliRunner()
+ANSI = re.compile(r"\x1b\[")
+JOB_KEYS = set(
+    "id status source params total succeeded failed skipped created_at started_at finished_at"
+    " owner_pid owner_host run_date".split()
+)
+STOCK_KEYS = set(
+    "ticker status error_kind error_message result_id score verdict entry stop target quantity"
+    " analysis_date analysis_source".split()
+)
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_every_command_has_help() -> None:
+    def walk(group: typer.Typer, prefix: list[str]) -> list[list[str]]:
+        found = []
+        for command in group.registered_commands:
+            found.append([*prefix, command.name or command.callback.__name__])  # type: ignore[union-attr]
+            assert (command.callback.__doc__ or "").strip(), command.name  # type: ignore[union-attr]
+        for sub in group.registered_groups:
+            assert sub.typer_instance is not None and sub.name
+            found += walk(sub.typer_instance, [*prefix, sub.name])
+        return found
+
+    commands = walk(app, [])
+    assert ["analyze"] in commands and ["jobs", "show"] in commands
+    for command in commands:
+        code, out, _ = invoke(*command, "--help")
+        assert code == 0 and "Usage" in out, command
+        assert "Example" in out, f"{' '.join(command)} --help shows no example"
+    code, out, _ = invoke("--help")
+    assert "Exit codes" in out and "130" in out and "stockscan analyze --source demo" in out
+
+
+def test_analyze_demo_then_jobs_show_json(db_path: Path) -> None:
+    code, out, err = invoke("analyze", "--source", "demo", "tcs.ns", " INFY.NS ", "TCS.NS")
+    assert code == 0, err
+    assert "demo" in out and "TCS.NS" in out and "INFY.NS" in out
+    code, out, _ = invoke("jobs", "show", "1", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert JOB_KEYS <= set(document["job"])
+    assert document["job"]["status"] == "succeeded" and document["job"]["source"] == "demo"
+    assert document["job"]["params"] == {"capital": 100000.0, "risk_pct": 1.0, "data_dir": None}
+    assert [s["ticker"] for s in document["stocks"]] == ["TCS.NS", "INFY.NS"]  # order kept
+    for stock in document["stocks"]:
+        assert STOCK_KEYS <= set(stock)
+        assert stock["analysis_source"] == "demo"
+    code, out, _ = invoke("jobs", "list", "--json")
+    assert [j["id"] for j in json.loads(out)["jobs"]] == [1]
+    oracle(db_path)
+
+
+def test_analyze_json_is_one_document(db_path: Path) -> None:
+    code, out, _ = invoke("analyze", "--source", "demo", "A.NS", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["job"]["id"] == 1 and document["stocks"][0]["ticker"] == "A.NS"
+
+
+def test_jobs_show_in_a_table(db_path: Path) -> None:
+    invoke("analyze", "--source", "demo", "A.NS", "--capital", "250000", "--risk-pct", "0.5")
+    code, out, _ = invoke("jobs", "show", "1")
+    assert code == 0
+    assert "Job 1: succeeded" in out and "capital 250000, risk 0.5%" in out and "A.NS" in out
+
+
+@pytest.mark.parametrize(
+    "bad", ["TCS NS", "../etc", "A;DROP TABLE x", "'", "\x00", "x" * 30, "", "TCS.NS\x1b[31m"]
+)
+def test_invalid_tickers_exit_2_and_write_nothing(db_path: Path, bad: str) -> None:
+    code, _, err = invoke("analyze", "--source", "demo", "GOOD.NS", bad)
+    assert code == 2
+    assert err.startswith("Error: ") and err.count("\n") == 1
+    assert "ticker" in err or "no tickers" in err
+    assert not db_path.exists()
+
+
+def test_unknown_job_is_a_usage_error(db_path: Path) -> None:
+    invoke("analyze", "--source", "demo", "A.NS")
+    code, _, err = invoke("jobs", "show", "42")
+    assert code == 2 and err.startswith("Error: no job 42")
+
+
+def test_read_commands_do_not_create_a_database(db_path: Path) -> None:
+    code, _, err = invoke("jobs", "list")
+    assert code == 5 and "no database" in err
+    assert not db_path.exists()
+
+
+def test_db_commands(db_path: Path) -> None:
+    code, out, _ = invoke("db", "migrate")
+    assert code == 0 and "schema version 1" in out
+    code, out, _ = invoke("db", "info", "--json")
+    info = json.loads(out)
+    assert info["schema_version"] == 1 and info["rows"]["analysis_jobs"] == 0
+    code, out, _ = invoke("db", "check", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+
+
+def test_db_check_fails_on_foreign_key_damage(db_path: Path) -> None:
+    invoke("analyze", "--source", "demo", "A.NS")
+    raw = sqlite3.connect(db_path)  # foreign_keys off: damage the way a careless tool would
+    raw.execute("UPDATE analysis_results SET job_id = 999")
+    raw.commit()
+    raw.close()
+    code, out, err = invoke("db", "check")
+    assert code == 5 and "check failed" in err
+
+
+# --- real processes --------------------------------------------------------------------------
+
+
+def test_exit_codes_and_plain_output_through_a_real_process(tmp_path: Path, db_path: Path) -> None:
+    ok = run_cli("analyze", "--source", "demo", "TCS.NS", "M&M.NS", "BAJAJ-AUTO.NS", "^NSEI")
+    assert ok.returncode == 0, ok.stderr
+    assert not ANSI.search(ok.stdout) and "Traceback" not in ok.stderr
+    assert ok.stdout.count("[demo]") == 4
+
+    data = tmp_path / "prices"
+    data.mkdir()
+    rows = [
+        f"2026-{1 + i // 28:02d}-{1 + i % 28:02d},{100 + i},{101 + i},{99 + i},{100.5 + i},1000"
+        for i in range(280)
+    ]
+    (data / "GOOD.NS.csv").write_text("Date,Open,High,Low,Close,Volume\n" + "\n".join(rows))
+    some = run_cli("analyze", "--source", "csv", "--data-dir", str(data), "GOOD.NS", "GONE.NS")
+    assert some.returncode == 1, some.stdout + some.stderr
+    assert "GONE.NS" in some.stdout and "no_data" in some.stdout
+    none = run_cli("analyze", "--source", "csv", "--data-dir", str(data), "GONE.NS")
+    assert none.returncode == 4
+
+    bad = run_cli("analyze", "--source", "demo", "bad ticker")
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: invalid ticker 'bad ticker'")
+    usage = run_cli("analyze", "--source", "nosuch", "A.NS")
+    assert usage.returncode == 2
+    nodir = run_cli("analyze", "--source", "csv", "A.NS")
+    assert nodir.returncode == 2 and "--data-dir" in nodir.stderr
+    oracle(db_path)
+
+
+def test_database_problems_exit_5_and_leave_the_file_alone(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all\n" * 200)
+    before = junk.read_bytes()
+    result = run_cli("analyze", "--source", "demo", "A.NS", "--db", str(junk))
+    assert result.returncode == 5
+    assert result.stderr == f"Error: {junk}: file is not a SQLite database\n"
+    assert junk.read_bytes() == before and not Path(f"{junk}-wal").exists()
+
+    missing = run_cli("analyze", "--source", "demo", "A.NS", "--db", str(tmp_path / "no" / "x.db"))
+    assert missing.returncode == 5 and "directory does not exist" in missing.stderr
+
+
+def test_read_commands_do_not_import_pandas_or_yfinance(db_path: Path) -> None:
+    run_cli("db", "migrate")
+    probe = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: print(sorted(m for m in ('pandas', 'yfinance', 'numpy')"
+        " if m in sys.modules), file=sys.stderr))\n"
+        "sys.argv = ['stockscan', 'jobs', 'list']\n"
+        "from stockscan.cli import main\n"
+        "main()\n"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stderr.strip().splitlines()[-1] == "[]"
