@@ -91,19 +91,24 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     fails half-way with SQLITE_BUSY: it waits (``busy_timeout``) for the lock or fails before
     doing anything.
     """
+    # BEGIN and SAVEPOINT sit inside the try: a Ctrl-C that lands just after them must still
+    # roll back, or the connection would be left in a transaction nobody ends.
     if conn.in_transaction:
         name = f"sp_{next(_savepoints)}"
-        conn.execute(f"SAVEPOINT {name}")
+        opened = False
         try:
+            conn.execute(f"SAVEPOINT {name}")
+            opened = True
             yield conn
-        except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
             conn.execute(f"RELEASE {name}")
+        except BaseException:
+            if opened and conn.in_transaction:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
             raise
-        conn.execute(f"RELEASE {name}")
         return
-    conn.execute("BEGIN IMMEDIATE")
     try:
+        conn.execute("BEGIN IMMEDIATE")
         yield conn
         conn.execute("COMMIT")
     except BaseException:

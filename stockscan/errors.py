@@ -29,7 +29,7 @@ ErrorKind = Literal[
     "compute_error",  # the analysis itself failed on data that passed validation
     "source_error",  # the data source failed in a way we do not recognise
     "demo_over_real",  # skipped: a demo result may not replace a real one
-    "interrupted",  # the process was stopped while this stock was running
+    "attempts_exhausted",  # given up: too many attempts at this stock ended without success
 ]
 TRANSIENT_KINDS: frozenset[str] = frozenset({"rate_limited", "network"})
 

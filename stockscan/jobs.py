@@ -45,6 +45,16 @@ if TYPE_CHECKING:
 
 DEFAULT_CAPITAL = 100_000.0
 DEFAULT_RISK_PCT = 1.0
+# A stock is given up (failed, attempts_exhausted) once this many attempts in one job ended
+# without success: a ticker that kills the process every time must not keep a nightly job
+# from ever finishing.
+MAX_STOCK_ATTEMPTS = 5
+CHECKPOINTS = ("started", "fetched", "analysed", "written", "committed")
+
+
+def checkpoint(name: str, position: int) -> None:
+    """A named point of the per-stock write path. Does nothing; the crash battery
+    (tests/reliability) replaces it to kill the process at each point in turn."""
 
 
 class JobInterrupted(StockscanError):
@@ -255,7 +265,7 @@ def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: s
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (systemd, cron timeouts, kill) ends the job like Ctrl-C does."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -304,11 +314,11 @@ def _work(
     job = store.get_job(conn, job_id)
     assert job is not None
     reporter.job_started(job, resumed=resumed, todo=len(todo))
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         try:
-            for detail_id, ticker in todo:
-                reporter.stock_started(ticker)
-                outcome = _process_stock(conn, job_id, detail_id, ticker, source, request)
+            for stock in todo:
+                reporter.stock_started(stock.ticker)
+                outcome = _process_stock(conn, job_id, stock, source, request)
                 reporter.stock_finished(outcome)
         except KeyboardInterrupt:
             with _signals_ignored(), transaction(conn):
@@ -332,20 +342,35 @@ def _work(
 def _process_stock(
     conn: sqlite3.Connection,
     job_id: int,
-    detail_id: int,
-    ticker: str,
+    stock: store.PendingStock,
     source: PriceSource,
     request: JobRequest,
 ) -> StockOutcome:
     from stockscan.analysis import analyze, position_size
 
+    detail_id, ticker, position = stock.detail_id, stock.ticker, stock.position
+    if stock.attempts >= MAX_STOCK_ATTEMPTS:
+        last = (
+            f"{stock.error_kind}: {stock.error_message}"
+            if stock.error_kind
+            else "ended without an outcome (the process was killed or interrupted)"
+        )
+        failure = StockError(
+            "attempts_exhausted", f"gave up after {stock.attempts} attempts; the last: {last}"
+        )
+        with transaction(conn):
+            store.fail_stock(conn, job_id, detail_id, ticker, failure.kind, failure.message)
+        return StockOutcome(ticker, "failed", failure.kind, failure.message)
     with transaction(conn):
         store.start_stock(conn, job_id, detail_id)
+    checkpoint("started", position)
     try:
         bars = source.fetch(ticker)
+        checkpoint("fetched", position)
         analysis = analyze(bars)
         raw_payload = json.dumps(analysis.raw, separators=(",", ":"), allow_nan=False)
         quantity = position_size(analysis.plan, request.capital, request.risk_pct)
+        checkpoint("analysed", position)
     except StockError as exc:
         failure = exc
     except (SourceUnavailable, sqlite3.Error):
@@ -364,6 +389,8 @@ def _process_stock(
                 raw_payload=raw_payload,
                 quantity=quantity,
             )
+            checkpoint("written", position)
+        checkpoint("committed", position)
         if result_id is None:
             return StockOutcome(ticker, "skipped", "demo_over_real", skip_reason, analysis=analysis)
         return StockOutcome(ticker, "succeeded", None, None, result_id, quantity, analysis)

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Analysis
@@ -179,12 +179,22 @@ def job_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]:
 # --- the stocks of a job ---------------------------------------------------------------------
 
 
-def unfinished_stocks(conn: sqlite3.Connection, job_id: int) -> list[tuple[int, str]]:
-    """(detail id, ticker) of every stock not yet succeeded, in request order."""
+class PendingStock(NamedTuple):
+    detail_id: int
+    ticker: str
+    position: int
+    attempts: int
+    error_kind: str | None
+    error_message: str | None
+
+
+def unfinished_stocks(conn: sqlite3.Connection, job_id: int) -> list[PendingStock]:
+    """Every stock of the job not yet succeeded, in request order."""
     return [
-        (int(row[0]), str(row[1]))
+        PendingStock(*row)
         for row in conn.execute(
-            "SELECT id, ticker FROM analysis_jobs_details"
+            "SELECT id, ticker, position, attempts, error_kind, error_message"
+            " FROM analysis_jobs_details"
             " WHERE job_id = ? AND status <> 'succeeded' ORDER BY position",
             (job_id,),
         )

@@ -168,7 +168,7 @@ def test_a_dead_owners_job_is_adopted_by_the_same_command(
             source="csv", params=req.params(), run_date=last_weekday().isoformat(),
             tickers=req.tickers, owner_pid=999999, owner_host="gone",
         )  # fmt: skip
-    jobs._process_stock(conn, job_id, 1, "A.NS", FakeSource(), req)
+    jobs._process_stock(conn, job_id, store.unfinished_stocks(conn, job_id)[0], FakeSource(), req)
     with transaction(conn):
         store.start_stock(conn, job_id, 2)
     source = FakeSource()

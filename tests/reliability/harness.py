@@ -1,0 +1,131 @@
+"""Run the real stockscan command line with test hooks installed from the environment.
+
+    python -m tests.reliability.harness analyze --source demo T0001.NS ...
+
+``STOCKSCAN_HARNESS`` holds JSON saying what to do to this one process:
+
+- ``"source"``: replace every price source by a fake one (deterministic bars per ticker,
+  named ``demo``) that can fail on chosen calls: ``{"fail": {"T.NS": "no_data"}, "bad": ["T.NS"],
+  "unavailable_at": 3, "hang_at": 2, "fail_at": 4}`` (calls are counted from 1 in this process).
+- ``"crash": {"checkpoint": "written", "position": 2}``: SIGKILL this process at that named point
+  of the per-stock write path (``stockscan.jobs.CHECKPOINTS``) for the stock at that position.
+- ``"fault": {"on": "write" | "commit", "n": 7}``: make SQLite refuse the Nth write statement
+  (INSERT, UPDATE, DELETE) or the Nth COMMIT this process prepares, as an I/O fault would.
+- ``"max_page_count": N``: cap the database at N pages, so writes fail with SQLITE_FULL.
+
+Nothing here is part of stockscan: the hooks go in at the boundaries the code already has (the
+source factory, the connection factory, the checkpoint function), and the command line, the job
+loop and the SQL are the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import sys
+import time
+import types
+from typing import Any
+
+import numpy as np
+
+FAKE_END = np.datetime64("2026-11-27", "D")
+
+
+class FakeSource:
+    name = "demo"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.calls = 0
+
+    def fetch(self, ticker: str) -> Any:
+        from stockscan.errors import SourceUnavailable, StockError
+        from stockscan.sources.demo import demo_bars
+
+        self.calls += 1
+        cfg = self.config
+        if cfg.get("hang_at") == self.calls:
+            sys.stderr.write("HARNESS: hanging\n")
+            sys.stderr.flush()
+            time.sleep(3600)
+        if cfg.get("unavailable_at") == self.calls:
+            raise SourceUnavailable("fake source: rate limited")
+        if cfg.get("fail_at") == self.calls:
+            raise StockError("network", f"fake source: call {self.calls} failed")
+        if ticker in cfg.get("fail", {}):
+            raise StockError(cfg["fail"][ticker], f"fake source: {ticker} fails")
+        bars = demo_bars(ticker, FAKE_END)
+        if ticker in cfg.get("bad", []):
+            close = bars.close.copy()
+            close[-3] = np.nan
+            return type(bars)(bars.dates, bars.open, bars.high, bars.low, close, bars.volume)
+        return bars
+
+
+def install(config: dict[str, Any]) -> None:
+    import stockscan.db
+    import stockscan.jobs
+    import stockscan.sources
+
+    if "source" in config:
+        fake = FakeSource(config["source"])
+        stockscan.sources.get_source = lambda name, data_dir=None: fake  # type: ignore[assignment]
+
+    crash = config.get("crash")
+    if crash:
+
+        def checkpoint(name: str, position: int) -> None:
+            if name == crash["checkpoint"] and position == crash["position"]:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        stockscan.jobs.checkpoint = checkpoint  # type: ignore[assignment]
+
+    fault = config.get("fault")
+    pages = config.get("max_page_count")
+    if fault or pages:
+        real_connect = sqlite3.connect
+        counter = {"n": 0}
+        last = {"action": None}
+        writes = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+
+        def authorizer(action: int, arg1: Any, arg2: Any, db: Any, trigger: Any) -> int:
+            # SQLite asks once per column an UPDATE assigns: count a run of the same write
+            # action as one write, so that N steps through statements, not columns.
+            if fault["on"] == "write":
+                hit = action in writes and trigger is None and last["action"] != action
+            else:
+                hit = action == sqlite3.SQLITE_TRANSACTION and arg1 == "COMMIT"
+            last["action"] = action
+            if hit:
+                counter["n"] += 1
+                if counter["n"] == fault["n"]:
+                    return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            # No statement cache: the authorizer runs when a statement is prepared, so every
+            # execution must prepare for the count to be of executions.
+            conn = real_connect(*args, **{**kwargs, "cached_statements": 0})
+            if pages:
+                conn.execute(f"PRAGMA max_page_count = {int(pages)}")
+            if fault:
+                conn.set_authorizer(authorizer)
+            return conn
+
+        shim = types.SimpleNamespace(**{k: getattr(sqlite3, k) for k in dir(sqlite3)})
+        shim.connect = connect
+        stockscan.db.sqlite3 = shim  # type: ignore[assignment]
+
+
+def main() -> None:
+    install(json.loads(os.environ.get("STOCKSCAN_HARNESS", "{}")))
+    from stockscan.cli import app
+
+    app(prog_name="stockscan")
+
+
+if __name__ == "__main__":
+    main()

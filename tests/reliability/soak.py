@@ -1,0 +1,59 @@
+"""Kill a running analysis at random times, again and again, checking the database after each.
+
+Shared by the CI battery (tests/reliability/test_crashes.py, a few dozen kills) and
+bench/soak.py (hundreds, on demand).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import oracle
+from tests.reliability.conftest import facts, harness, one, start_harness
+
+SOURCE: dict[str, object] = {"source": {}}
+SIGNALS = (signal.SIGKILL, signal.SIGINT, signal.SIGTERM)
+
+
+def soak(
+    db: Path, tickers: list[str], kills: int, seed: int, max_delay: float = 0.6
+) -> Counter[str]:
+    """Start ``analyze`` over ``tickers`` ``kills`` times, each time sending a random signal at
+    a random moment after the job has started; check the oracle after every run; finish with
+    one uninterrupted run. Returns how the runs ended."""
+    rng = random.Random(seed)
+    outcomes: Counter[str] = Counter()
+    for _ in range(kills):
+        proc = start_harness("analyze", "--source", "demo", *tickers, config=SOURCE, db=db)
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the job exists once this is printed
+        assert first.startswith(("Started job", "Resuming job")), first
+        sig = rng.choice(SIGNALS)
+        time.sleep(rng.uniform(0.0, max_delay))
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+        code = proc.returncode
+        if code == 130:
+            assert err.count("\n") == 1 and "Traceback" not in err, err
+        elif code in (-signal.SIGINT, -signal.SIGTERM):
+            # Python restores the default handlers while it shuts down: a signal landing
+            # there ends the process silently, after the job had finished.
+            assert " succeeded: " in out and not err, (out, err)
+        else:
+            assert code in (0, -signal.SIGKILL), (code, err)
+        outcomes[f"{signal.Signals(sig).name}->{code}"] += 1
+        oracle(db)
+    final = harness("analyze", "--source", "demo", *tickers, config=SOURCE, db=db)
+    assert final.returncode == 0, final.stderr
+    # Every interrupted run was adopted and finished by the next one: nothing is left active,
+    # and a new job was only ever started after the previous one had finished.
+    assert one(db, "SELECT group_concat(DISTINCT status) FROM analysis_jobs")[0] == "succeeded"
+    oracle(db)
+    return outcomes
+
+
+__all__ = ["facts", "soak"]
