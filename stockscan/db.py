@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,16 +45,24 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        # Reading the journal mode is the first real read of the file: a file that is not a
-        # database fails here, before anything is written.
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (once per file; later opens find it so). Reading the
+    journal mode is the first real read of the file: a file that is not a database fails here,
+    before anything is written."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
 
 
 def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
@@ -73,14 +82,28 @@ def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
             path.parent.mkdir(parents=True, exist_ok=True)
     elif path.is_dir():
         raise DatabaseError(f"cannot open database {path}: it is a directory")
+    # While several processes open a new database at once, SQLite can answer SQLITE_BUSY
+    # without consulting its busy handler (switching the file to WAL, recovering a WAL another
+    # process is creating). Opening and migrating is idempotent, so it is retried for as long
+    # as busy_timeout would have waited.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     with translate_errors(path):
-        conn = connect(path)
-        try:
-            migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-    return conn
+        while True:
+            conn: sqlite3.Connection | None = None
+            try:
+                conn = connect(path)
+                migrate(conn)
+                return conn
+            except sqlite3.OperationalError as exc:
+                if conn is not None:
+                    conn.close()
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+            except BaseException:
+                if conn is not None:
+                    conn.close()
+                raise
 
 
 @contextmanager
@@ -115,6 +138,18 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Several reads that must agree (a job and its stocks): one deferred read transaction,
+    so a writer committing in between cannot show up in some of them and not in others."""
+    conn.execute("BEGIN DEFERRED")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")  # nothing was written; ending it is all that is needed
 
 
 _PROBLEMS = {
