@@ -4,24 +4,25 @@
 CREATE TABLE _migrations ( name TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
 
 CREATE TABLE analysis_jobs (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_key   TEXT    NOT NULL,
-    status        TEXT    NOT NULL
-                  CHECK (status IN ('running', 'interrupted', 'succeeded', 'partial', 'failed')),
-    source        TEXT    NOT NULL CHECK (source IN ('yahoo', 'demo', 'csv')),
-    params        TEXT    NOT NULL CHECK (json_valid(params)),
-    run_date      TEXT    NOT NULL,
-    total         INTEGER NOT NULL CHECK (total >= 0),
-    succeeded     INTEGER NOT NULL DEFAULT 0,
-    failed        INTEGER NOT NULL DEFAULT 0,
-    skipped       INTEGER NOT NULL DEFAULT 0,
-    attempts      INTEGER NOT NULL DEFAULT 1,
-    owner_pid     INTEGER,
-    owner_host    TEXT,
-    message       TEXT,
-    created_at    TEXT    NOT NULL,
-    started_at    TEXT    NOT NULL,
-    finished_at   TEXT
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_key    TEXT    NOT NULL,
+    status         TEXT    NOT NULL
+                   CHECK (status IN ('running', 'interrupted', 'succeeded', 'partial', 'failed')),
+    source         TEXT    NOT NULL CHECK (source IN ('yahoo', 'demo', 'csv', 'legacy')),
+    params         TEXT    NOT NULL CHECK (json_valid(params)),
+    run_date       TEXT    NOT NULL,
+    total          INTEGER NOT NULL CHECK (total >= 0),
+    succeeded      INTEGER NOT NULL DEFAULT 0,
+    failed         INTEGER NOT NULL DEFAULT 0,
+    skipped        INTEGER NOT NULL DEFAULT 0,
+    attempts       INTEGER NOT NULL DEFAULT 1,
+    owner_pid      INTEGER,
+    owner_host     TEXT,
+    message        TEXT,
+    created_at     TEXT    NOT NULL,
+    started_at     TEXT    NOT NULL,
+    finished_at    TEXT,
+    legacy_job_id  TEXT    CHECK (legacy_job_id IS NULL OR source = 'legacy')
 );
 
 CREATE TABLE analysis_jobs_details (
@@ -37,7 +38,7 @@ CREATE TABLE analysis_jobs_details (
     result_id      INTEGER REFERENCES analysis_results (id) ON DELETE SET NULL,
     quantity       INTEGER,
     started_at     TEXT,
-    finished_at    TEXT,
+    finished_at    TEXT, note TEXT,
     CONSTRAINT uq_details_job_ticker UNIQUE (job_id, ticker)
 );
 
@@ -49,26 +50,32 @@ CREATE TABLE analysis_raw_data (
 );
 
 CREATE TABLE analysis_results (
-    id               INTEGER PRIMARY KEY,
-    job_id           INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
-    ticker           TEXT    NOT NULL,
-    analysis_date    TEXT    NOT NULL
-                     CHECK (analysis_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
-    status           TEXT    NOT NULL CHECK (status IN ('complete', 'partial')),
-    score            REAL    NOT NULL CHECK (score BETWEEN 0 AND 100),
-    verdict          TEXT    NOT NULL
-                     CHECK (verdict IN ('STRONG_BUY', 'BUY', 'HOLD', 'SELL', 'STRONG_SELL')),
-    side             TEXT    NOT NULL CHECK (side IN ('long', 'short', 'none')),
-    close            REAL    NOT NULL,
-    entry            REAL,
-    stop             REAL,
-    target           REAL,
-    reward_risk      REAL,
-    analysis_source  TEXT    NOT NULL CHECK (analysis_source IN ('yahoo', 'demo', 'csv')),
-    scoring_version  TEXT    NOT NULL,
-    bars_used        INTEGER NOT NULL,
-    created_at       TEXT    NOT NULL,
-    updated_at       TEXT    NOT NULL
+    id                INTEGER PRIMARY KEY,
+    job_id            INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
+    ticker            TEXT    NOT NULL,
+    analysis_date     TEXT    NOT NULL
+                      CHECK (analysis_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    status            TEXT    NOT NULL CHECK (status IN ('complete', 'partial')),
+    score             REAL    NOT NULL CHECK (score BETWEEN 0 AND 100),
+    verdict           TEXT    NOT NULL
+                      CHECK (verdict IN ('STRONG_BUY', 'BUY', 'HOLD', 'SELL', 'STRONG_SELL')),
+    side              TEXT    NOT NULL CHECK (side IN ('long', 'short', 'none')),
+    close             REAL,
+    entry             REAL,
+    stop              REAL,
+    target            REAL,
+    reward_risk       REAL,
+    analysis_source   TEXT    NOT NULL
+                      CHECK (analysis_source IN ('yahoo', 'demo', 'csv', 'unknown')),
+    scoring_version   TEXT    NOT NULL,
+    bars_used         INTEGER,
+    created_at        TEXT    NOT NULL,
+    updated_at        TEXT    NOT NULL,
+    legacy_result_id  INTEGER,
+    CONSTRAINT ck_results_native_or_legacy CHECK (
+        (legacy_result_id IS NULL AND scoring_version <> 'legacy'
+         AND analysis_source <> 'unknown' AND close IS NOT NULL AND bars_used IS NOT NULL)
+        OR (legacy_result_id IS NOT NULL AND scoring_version = 'legacy'))
 );
 
 CREATE TABLE watchlist (
@@ -87,11 +94,15 @@ CREATE UNIQUE INDEX idx_jobs_active_request ON analysis_jobs (request_key)
 
 CREATE INDEX idx_jobs_created ON analysis_jobs (created_at);
 
+CREATE UNIQUE INDEX idx_jobs_legacy_job_id ON analysis_jobs (legacy_job_id) WHERE legacy_job_id IS NOT NULL;
+
 CREATE INDEX idx_jobs_status ON analysis_jobs (status, id);
 
 CREATE INDEX idx_details_job_status ON analysis_jobs_details (job_id, status);
 
 CREATE INDEX idx_details_result ON analysis_jobs_details (result_id);
+
+CREATE INDEX idx_results_date ON analysis_results (analysis_date);
 
 CREATE INDEX idx_results_job ON analysis_results (job_id);
 

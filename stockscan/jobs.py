@@ -40,7 +40,7 @@ from stockscan.locks import JobLock
 from stockscan.market import last_weekday
 
 if TYPE_CHECKING:
-    from stockscan.analysis.model import Analysis
+    from stockscan.analysis.model import Analysis, Bars
     from stockscan.sources import PriceSource, SourceName
 
 DEFAULT_CAPITAL = 100_000.0
@@ -72,6 +72,9 @@ class JobRequest:
     capital: float = DEFAULT_CAPITAL
     risk_pct: float = DEFAULT_RISK_PCT
     data_dir: str | None = None
+    # A scan keeps a result it already has for the same market date, source and scoring
+    # version ("no new bars since …") instead of rewriting it; analyze always rewrites.
+    skip_unchanged: bool = False
 
     def __post_init__(self) -> None:
         if not (self.capital > 0 and self.capital < 1e15):
@@ -80,7 +83,12 @@ class JobRequest:
             raise UsageError(f"--risk-pct {self.risk_pct:g}: must be above 0 and at most 100")
 
     def params(self) -> dict[str, Any]:
-        return {"capital": self.capital, "risk_pct": self.risk_pct, "data_dir": self.data_dir}
+        return {
+            "capital": self.capital,
+            "risk_pct": self.risk_pct,
+            "data_dir": self.data_dir,
+            "skip_unchanged": self.skip_unchanged,
+        }
 
     def key(self, run_date: str, scoring_version: str) -> str:
         """sha256 of the canonical request: the tickers as a set, the source and its options,
@@ -109,6 +117,7 @@ class StockOutcome:
     result_id: int | None = None
     quantity: int | None = None
     analysis: Analysis | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -223,6 +232,7 @@ def resume(
                 capital=params["capital"],
                 risk_pct=params["risk_pct"],
                 data_dir=params.get("data_dir"),
+                skip_unchanged=params.get("skip_unchanged", False),
             )
             try:
                 store.adopt_job(
@@ -367,6 +377,10 @@ def _process_stock(
     try:
         bars = source.fetch(ticker)
         checkpoint("fetched", position)
+        if request.skip_unchanged:
+            kept = _keep_unchanged(conn, job_id, stock, source.name, bars, request)
+            if kept is not None:
+                return kept
         analysis = analyze(bars)
         raw_payload = json.dumps(analysis.raw, separators=(",", ":"), allow_nan=False)
         quantity = position_size(analysis.plan, request.capital, request.risk_pct)
@@ -397,6 +411,49 @@ def _process_stock(
     with transaction(conn):
         store.fail_stock(conn, job_id, detail_id, ticker, failure.kind, failure.message)
     return StockOutcome(ticker, "failed", failure.kind, failure.message)
+
+
+def _keep_unchanged(
+    conn: sqlite3.Connection,
+    job_id: int,
+    stock: store.PendingStock,
+    source_name: str,
+    bars: Bars,
+    request: JobRequest,
+) -> StockOutcome | None:
+    """The stock's existing result when the bars bring nothing new: same market date, same
+    source, same scoring version, and both bars complete. None when it must be analysed."""
+    from stockscan.analysis import SCORING_VERSION, TradePlan, position_size
+
+    date = bars.last_date.isoformat()
+    existing = store.current_result(conn, stock.ticker, date)
+    if (
+        existing is None
+        or not bars.last_bar_complete
+        or existing["status"] != "complete"
+        or existing["analysis_source"] != source_name
+        or existing["scoring_version"] != SCORING_VERSION
+    ):
+        return None
+    entry, stop = existing["entry"], existing["stop"]
+    plan = TradePlan(
+        side=existing["side"],
+        entry=entry,
+        stop=stop,
+        target=existing["target"],
+        reward_risk=existing["reward_risk"],
+        risk_per_share=abs(entry - stop) if entry is not None and stop is not None else None,
+    )
+    quantity = position_size(plan, request.capital, request.risk_pct)
+    note = f"no new bars since {date}"
+    with transaction(conn):
+        store.keep_result(
+            conn, job_id=job_id, detail_id=stock.detail_id, ticker=stock.ticker,
+            result_id=existing["id"], quantity=quantity, note=note,
+        )  # fmt: skip
+    return StockOutcome(
+        stock.ticker, "succeeded", result_id=existing["id"], quantity=quantity, note=note
+    )
 
 
 def outcome_json(outcome: JobOutcome) -> dict[str, Any]:

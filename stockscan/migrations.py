@@ -155,6 +155,212 @@ CREATE INDEX idx_watchlist_last_result ON watchlist (last_result_id);
     )
 
 
+def rebuild_tables(conn: sqlite3.Connection, prefix: str, tables: dict[str, str]) -> None:
+    """SQLite's table rebuild ("make other kinds of table schema changes", 12 steps) for a
+    family of tables that reference each other, inside the caller's transaction.
+
+    ``tables`` maps each table name to its new ``CREATE TABLE``, parents before children, and
+    must hold every table with a foreign key to a rebuilt one. The usual recipe turns foreign
+    keys off first; a migration cannot (``PRAGMA foreign_keys`` is a no-op inside a
+    transaction), and with them on, ``DROP TABLE`` of a parent runs its ON DELETE actions:
+    CASCADE would empty the children. So the old tables are renamed first (SQLite rewrites the
+    references among them to the new names), the new tables are created under the real names
+    and filled parent-first, and the old ones are dropped child-first, when no table refers to
+    them any more. Indexes, triggers and views on these tables, whichever migration made them,
+    are re-created from their saved SQL; AUTOINCREMENT counters are carried over, so no id is
+    ever handed out twice.
+    """
+    names = list(tables)
+    marks = ", ".join("?" * len(names))
+    saved = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND"
+        f" ((type IN ('index', 'trigger') AND tbl_name IN ({marks})) OR type = 'view')"
+        " ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'trigger' THEN 1 ELSE 2 END, rowid",
+        names,
+    ).fetchall()
+    for kind, name, _ in saved:
+        conn.execute(f'DROP {kind.upper()} "{name}"')
+    counters: list[tuple[str, int]] = []
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+        counters = conn.execute(
+            f"SELECT name, seq FROM sqlite_sequence WHERE name IN ({marks})", names
+        ).fetchall()
+    old_columns = {
+        name: [row[1] for row in conn.execute(f'PRAGMA table_info("{name}")')] for name in names
+    }
+    for name in names:
+        conn.execute(f'ALTER TABLE "{name}" RENAME TO "{prefix}{name}"')
+    for sql in tables.values():
+        execute_script(conn, sql)
+    for name in names:
+        new_columns = {row[1] for row in conn.execute(f'PRAGMA table_info("{name}")')}
+        lost = [column for column in old_columns[name] if column not in new_columns]
+        if lost:  # a column added by a migration this rebuild does not know of
+            raise RuntimeError(f"rebuilding {name} would drop its columns {lost}")
+        columns = ", ".join(f'"{column}"' for column in old_columns[name])
+        conn.execute(f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM "{prefix}{name}"')
+    for name in reversed(names):
+        conn.execute(f'DROP TABLE "{prefix}{name}"')
+    for name, seq in counters:
+        updated = conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (seq, name)
+        ).rowcount
+        if not updated:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, seq))
+    for _, _, sql in saved:
+        conn.execute(sql)
+
+
+@migration
+def m003_legacy_import(conn: sqlite3.Connection) -> None:
+    """Room for data imported from the old three-table system (`stockscan db import-legacy`).
+
+    Widening CHECK constraints and relaxing NOT NULL needs a table rebuild; analysis_jobs and
+    analysis_results are rebuilt with the three tables that reference them (rebuild_tables).
+    analysis_raw_data, analysis_jobs_details and watchlist come back exactly as they were.
+    """
+    rebuild_tables(
+        conn,
+        "_m003_old_",
+        {
+            "analysis_jobs": """
+-- As in m001, plus:
+-- source 'legacy': a job of the old system, or a `db import-legacy` run that brought the old
+-- results over. Which price source the old system used is unknown.
+-- legacy_job_id: the old system's job UUID; NULL for every job stockscan ran (all jobs that
+-- existed before this migration, and the import runs themselves). An imported old job has no
+-- stock rows (the old system kept none): `total` is its old total, succeeded/failed/skipped
+-- stay 0 and its old status and counts are in `params`; one that was stuck in 'processing'
+-- is 'interrupted', and `message` says so and keeps the old `errors` text.
+CREATE TABLE analysis_jobs (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_key    TEXT    NOT NULL,
+    status         TEXT    NOT NULL
+                   CHECK (status IN ('running', 'interrupted', 'succeeded', 'partial', 'failed')),
+    source         TEXT    NOT NULL CHECK (source IN ('yahoo', 'demo', 'csv', 'legacy')),
+    params         TEXT    NOT NULL CHECK (json_valid(params)),
+    run_date       TEXT    NOT NULL,
+    total          INTEGER NOT NULL CHECK (total >= 0),
+    succeeded      INTEGER NOT NULL DEFAULT 0,
+    failed         INTEGER NOT NULL DEFAULT 0,
+    skipped        INTEGER NOT NULL DEFAULT 0,
+    attempts       INTEGER NOT NULL DEFAULT 1,
+    owner_pid      INTEGER,
+    owner_host     TEXT,
+    message        TEXT,
+    created_at     TEXT    NOT NULL,
+    started_at     TEXT    NOT NULL,
+    finished_at    TEXT,
+    legacy_job_id  TEXT    CHECK (legacy_job_id IS NULL OR source = 'legacy')
+);
+""",
+            "analysis_results": """
+-- As in m001, plus room for results imported from the old system:
+-- legacy_result_id: the id of the old row this result was imported from (the newest of that
+-- ticker's old rows on that date). NULL for every result stockscan computed (all results that
+-- existed before this migration); when stockscan re-analyses an imported ticker and date it
+-- replaces the row and sets this back to NULL.
+-- An imported result has scoring_version 'legacy' (the old scoring model is unknown), close
+-- and bars_used NULL (never recorded by the old system), side derived from its entry and
+-- stop, analysis_source 'unknown' when the old row had none. Score and verdict are never
+-- invented: an old row without a valid one is not imported. The CHECK below keeps all of this
+-- to imported rows.
+CREATE TABLE analysis_results (
+    id                INTEGER PRIMARY KEY,
+    job_id            INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
+    ticker            TEXT    NOT NULL,
+    analysis_date     TEXT    NOT NULL
+                      CHECK (analysis_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    status            TEXT    NOT NULL CHECK (status IN ('complete', 'partial')),
+    score             REAL    NOT NULL CHECK (score BETWEEN 0 AND 100),
+    verdict           TEXT    NOT NULL
+                      CHECK (verdict IN ('STRONG_BUY', 'BUY', 'HOLD', 'SELL', 'STRONG_SELL')),
+    side              TEXT    NOT NULL CHECK (side IN ('long', 'short', 'none')),
+    close             REAL,
+    entry             REAL,
+    stop              REAL,
+    target            REAL,
+    reward_risk       REAL,
+    analysis_source   TEXT    NOT NULL
+                      CHECK (analysis_source IN ('yahoo', 'demo', 'csv', 'unknown')),
+    scoring_version   TEXT    NOT NULL,
+    bars_used         INTEGER,
+    created_at        TEXT    NOT NULL,
+    updated_at        TEXT    NOT NULL,
+    legacy_result_id  INTEGER,
+    CONSTRAINT ck_results_native_or_legacy CHECK (
+        (legacy_result_id IS NULL AND scoring_version <> 'legacy'
+         AND analysis_source <> 'unknown' AND close IS NOT NULL AND bars_used IS NOT NULL)
+        OR (legacy_result_id IS NOT NULL AND scoring_version = 'legacy'))
+);
+""",
+            "analysis_raw_data": """
+-- Unchanged from m001.
+CREATE TABLE analysis_raw_data (
+    id          INTEGER PRIMARY KEY,
+    result_id   INTEGER NOT NULL UNIQUE REFERENCES analysis_results (id) ON DELETE CASCADE,
+    payload     TEXT    NOT NULL CHECK (json_valid(payload)),
+    created_at  TEXT    NOT NULL
+);
+""",
+            "analysis_jobs_details": """
+-- Unchanged from m001.
+CREATE TABLE analysis_jobs_details (
+    id             INTEGER PRIMARY KEY,
+    job_id         INTEGER NOT NULL REFERENCES analysis_jobs (id) ON DELETE CASCADE,
+    ticker         TEXT    NOT NULL,
+    position       INTEGER NOT NULL,
+    status         TEXT    NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'skipped')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    error_kind     TEXT,
+    error_message  TEXT,
+    result_id      INTEGER REFERENCES analysis_results (id) ON DELETE SET NULL,
+    quantity       INTEGER,
+    started_at     TEXT,
+    finished_at    TEXT,
+    CONSTRAINT uq_details_job_ticker UNIQUE (job_id, ticker)
+);
+""",
+            "watchlist": """
+-- Unchanged from m001.
+CREATE TABLE watchlist (
+    id                INTEGER PRIMARY KEY,
+    ticker            TEXT NOT NULL UNIQUE,
+    name              TEXT,
+    added_at          TEXT NOT NULL,
+    last_job_id       INTEGER REFERENCES analysis_jobs (id) ON DELETE SET NULL,
+    last_result_id    INTEGER REFERENCES analysis_results (id) ON DELETE SET NULL,
+    last_analyzed_at  TEXT,
+    analysis_status   TEXT CHECK (analysis_status IN ('succeeded', 'failed', 'skipped'))
+);
+""",
+        },
+    )
+    # An old job is imported once: its UUID is the key that makes a second import a no-op.
+    conn.execute(
+        "CREATE UNIQUE INDEX idx_jobs_legacy_job_id ON analysis_jobs (legacy_job_id)"
+        " WHERE legacy_job_id IS NOT NULL"
+    )
+
+
+@migration
+def m004_detail_note(conn: sqlite3.Connection) -> None:
+    execute_script(
+        conn,
+        """
+-- note: what happened to a stock when it is neither an error nor a plain success, e.g. "no
+-- new bars since 2026-11-27" when a scan found the result it already had. NULL (and on rows
+-- from before this migration): nothing to note.
+ALTER TABLE analysis_jobs_details ADD COLUMN note TEXT;
+
+-- The newest market date in the database (watchlist staleness, `results latest`): an index
+-- seek instead of a scan of every result.
+CREATE INDEX IF NOT EXISTS idx_results_date ON analysis_results (analysis_date);
+""",
+    )
+
+
 def _ensure_table(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations ( name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -9,39 +9,59 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
-
+from stockscan.errors import UsageError
 from stockscan.jobs import StockOutcome
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.text import Text
+
+    from stockscan.retention import DbPrune, JobPrune
+
+
+class _LazyConsole:
+    """A Rich console made on first use: a command that prints plain JSON never imports Rich
+    (start-up time is a feature of the read commands)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+stdout = cast("Console", _LazyConsole(highlight=False, soft_wrap=True))
+stderr = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 
 SOURCE_NOTES = {
     "demo": "demo: synthetic prices, not market data",
     "yahoo": "Yahoo Finance",
     "csv": "CSV files",
+    "legacy": "the old system (imported by `db import-legacy`)",
+    "unknown": "imported from the old system, which did not record its source",
 }
 
 
 def error(message: str) -> None:
-    """The one-line ``Error: …`` on stderr. Never markup: the message may quote user input."""
-    stderr.print(f"Error: {message}", markup=False, highlight=False)
+    """The one-line ``Error: …`` on stderr, as plain text: the message may quote user input."""
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
 
 
 def note(message: str) -> None:
-    stderr.print(message, markup=False, highlight=False)
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
 
 
 def print_json(document: Any) -> None:
@@ -50,6 +70,8 @@ def print_json(document: Any) -> None:
 
 def _cells(*values: str) -> list[Text]:
     """Table cells as plain text: tickers and error messages are never read as markup."""
+    from rich.text import Text
+
     return [Text(v) for v in values]
 
 
@@ -62,6 +84,8 @@ def stock_line(outcome: StockOutcome, source: str) -> str:
     demo = " [demo]" if source == "demo" else ""
     if outcome.status == "failed":
         return f"{outcome.ticker:<14} FAILED  {outcome.error_kind}: {outcome.error_message}"
+    if outcome.note:
+        return f"{outcome.ticker:<14} unchanged: {outcome.note}{demo}"
     a = outcome.analysis
     assert a is not None
     head = f"{outcome.ticker:<14} {a.score:5.1f}  {a.verdict:<11} {a.analysis_date}"
@@ -84,12 +108,31 @@ class JobReporter:
     until the summary, which lists the failures) or ``json`` (per-stock lines go to stderr so
     stdout stays one JSON document)."""
 
-    def __init__(self, mode: str, source: str) -> None:
+    def __init__(self, mode: str, source: str, log_file: Path | None = None) -> None:
         self.mode = mode
         self.source = source
         self.progress: Progress | None = None
         self.task: Any = None
         self.out: TextIO = sys.stderr if mode == "json" else sys.stdout
+        self.log: TextIO | None = None
+        if log_file is not None:
+            try:
+                self.log = log_file.open("a", encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--log-file {log_file}: {exc.strerror or exc}") from None
+
+    def _log(self, line: str) -> None:
+        """Append a line, time-stamped, to the --log-file: the record a cron job leaves."""
+        if self.log is not None:
+            stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+            self.log.write(f"{stamp} {line}\n")
+            self.log.flush()
+
+    def log_summary(self, job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
+        self._log(counts_line(job))
+        for s in stocks:
+            if s["error_kind"]:
+                self._log(f"  {s['status']} {s['ticker']}: {s['error_kind']}: {s['error_message']}")
 
     def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None:
         verb = "Resuming" if resumed else "Started"
@@ -97,8 +140,18 @@ class JobReporter:
             f"{verb} job {job['id']}: {todo} of {job['total']} stocks to analyse, "
             f"source {SOURCE_NOTES.get(job['source'], job['source'])}"
         )
+        self._log(header)
         if self.mode == "live":
             stdout.print(header, markup=False)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self.progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -121,6 +174,7 @@ class JobReporter:
 
     def stock_finished(self, outcome: StockOutcome) -> None:
         line = stock_line(outcome, self.source)
+        self._log(line)
         if self.progress is not None:
             style = "red" if outcome.status == "failed" else None
             self.progress.console.print(line, markup=False, style=style)
@@ -134,6 +188,10 @@ class JobReporter:
             self.progress.stop()
             self.progress = None
 
+    def __del__(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
 
 def table(
     columns: list[str], rows: list[list[str]], *, right: set[str], title: str | None = None
@@ -141,6 +199,8 @@ def table(
     """A table on stdout: Rich on a terminal; plain aligned text otherwise, which stays
     readable in a cron log, greps well and costs nothing at thousands of rows."""
     if stdout.is_terminal:
+        from rich.table import Table
+
         rich_table = Table(title=title, title_justify="left")
         for column in columns:
             rich_table.add_column(
@@ -188,6 +248,12 @@ def job_summary(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
         title = f"Job {job['id']} · source {SOURCE_NOTES.get(job['source'], job['source'])}"
         table(columns, rows, right={"score", "entry", "stop", "target", "qty"}, title=title)
     stdout.print(counts_line(job), markup=False)
+    notes: dict[str, int] = {}
+    for s in stocks:
+        if s.get("note"):
+            notes[s["note"]] = notes.get(s["note"], 0) + 1
+    for note, count in sorted(notes.items()):
+        stdout.print(f"  {count} unchanged: {note}", markup=False)
     _problems(stocks)
 
 
@@ -233,12 +299,17 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
         f"Job {job['id']}: {job['status']}",
         f"  source      {SOURCE_NOTES.get(job['source'], job['source'])}",
         f"  parameters  capital {params['capital']:g}, risk {params['risk_pct']:g}%"
-        + (f", data dir {params['data_dir']}" if params.get("data_dir") else ""),
+        + (f", data dir {params['data_dir']}" if params.get("data_dir") else "")
+        if "capital" in params
+        # a job imported from the old system, or the import itself: no capital was given
+        else "  parameters  " + (", ".join(f"{k} {v}" for k, v in params.items()) or "-"),
         f"  run date    {job['run_date']}",
         f"  created     {job['created_at']}",
         f"  started     {job['started_at']}  (attempt {job['attempts']})",
         f"  finished    {job['finished_at'] or '-'}",
-        f"  owner       pid {job['owner_pid']} on {job['owner_host']}",
+        f"  owner       pid {job['owner_pid']} on {job['owner_host']}"
+        if job["owner_pid"] is not None
+        else "  owner       -",
         f"  counts      {job['succeeded']} succeeded, {job['failed']} failed, "
         f"{job['skipped']} skipped, of {job['total']}",
     ]
@@ -266,3 +337,379 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
     table(columns, rows, right={"#", "score", "entry", "stop", "target", "qty"})
     # Errors get whole lines of their own: they are what a user came to read.
     _problems(stocks)
+
+
+# --- results ----------------------------------------------------------------------------------
+
+DEMO_NOTE = (
+    "DEMO rows are synthetic prices, not market data; `stockscan db prune --demo` deletes them."
+)
+PARTIAL_NOTE = "* the last bar was still moving when analysed (partial)."
+
+
+def result_fields() -> tuple[str, ...]:
+    """Columns of every results listing in CSV, JSON and NDJSON."""
+    from stockscan.store import RESULT_COLUMNS
+
+    return (*RESULT_COLUMNS, "demo")
+
+
+def _source_cell(row: dict[str, Any]) -> str:
+    # Upper case so a demo row stands out in any listing, whatever else it shows.
+    return "DEMO" if row["demo"] else str(row["analysis_source"])
+
+
+def _date_cell(row: dict[str, Any]) -> str:
+    return str(row["analysis_date"]) + ("*" if row["status"] == "partial" else "")
+
+
+def _listing_notes(rows: list[dict[str, Any]]) -> None:
+    if any(row["demo"] for row in rows):
+        stdout.print(DEMO_NOTE, markup=False)
+    if any(row["status"] == "partial" for row in rows):
+        stdout.print(PARTIAL_NOTE, markup=False)
+
+
+def results_table(rows: list[dict[str, Any]], *, title: str | None = None) -> None:
+    """``results latest``: one row per ticker."""
+    columns = ["ticker", "date", "score", "verdict", "side", "close", "entry", "stop", "target",
+               "r:r", "source"]  # fmt: skip
+    cells = [
+        [
+            row["ticker"],
+            _date_cell(row),
+            f"{row['score']:.1f}",
+            row["verdict"],
+            row["side"],
+            _fmt(row["close"]),
+            _fmt(row["entry"]),
+            _fmt(row["stop"]),
+            _fmt(row["target"]),
+            _fmt(row["reward_risk"], 1),
+            _source_cell(row),
+        ]
+        for row in rows
+    ]
+    table(columns, cells, right={"score", "close", "entry", "stop", "target", "r:r"}, title=title)
+    _listing_notes(rows)
+
+
+def history_table(ticker: str, rows: list[dict[str, Any]]) -> None:
+    """``results history``: newest first, with the move from the analysis before each."""
+    columns = ["date", "score", "change", "verdict", "move", "side", "entry", "stop", "target",
+               "source"]  # fmt: skip
+    cells = []
+    for row in rows:
+        change = row["score_change"]
+        previous = row["previous_verdict"]
+        cells.append(
+            [
+                _date_cell(row),
+                f"{row['score']:.1f}",
+                "" if change is None else f"{change:+.1f}",
+                row["verdict"],
+                f"{previous} -> {row['verdict']}"
+                if previous and previous != row["verdict"]
+                else "",
+                row["side"],
+                _fmt(row["entry"]),
+                _fmt(row["stop"]),
+                _fmt(row["target"]),
+                _source_cell(row),
+            ]
+        )
+    title = f"{ticker}: {len(rows)} newest {'analysis' if len(rows) == 1 else 'analyses'}"
+    table(columns, cells, right={"score", "change", "entry", "stop", "target"}, title=title)
+    _listing_notes(rows)
+
+
+def result_document(row: dict[str, Any]) -> dict[str, Any]:
+    """``results show --json``: the result, its trade plan, ``indicators`` and ``components``
+    (DESIGN.md), and where it came from. Indicators and components are null once the raw data
+    has been pruned (``db prune --raw-older-than``); ``provenance.raw_data`` says so."""
+    from stockscan.store import RAW_PRUNED_KEY, RESULT_COLUMNS
+
+    payload = json.loads(row["raw_payload"]) if row["raw_payload"] else None
+    # Raw data imported from elsewhere need not be an object of the engine's shape.
+    raw: dict[str, Any] = payload if isinstance(payload, dict) else {}
+    pruned_at = raw.get(RAW_PRUNED_KEY)
+    if pruned_at:
+        raw = {}
+    plan = raw.get("plan")
+    if not isinstance(plan, dict):
+        plan = {}
+    indicators = raw.get("indicators")
+    components = raw.get("components")
+    params = json.loads(row["job_params"]) if row["job_params"] else None
+    return {
+        **{name: row[name] for name in RESULT_COLUMNS},
+        "demo": row["demo"],
+        "plan": {
+            "side": row["side"],
+            "entry": row["entry"],
+            "stop": row["stop"],
+            "target": row["target"],
+            "reward_risk": row["reward_risk"],
+            "risk_per_share": plan.get("risk_per_share"),
+        },
+        "indicators": indicators if isinstance(indicators, dict) else None,
+        "components": components if isinstance(components, list) else None,
+        "bar": raw.get("bar"),
+        "signals": raw.get("signals"),
+        "provenance": {
+            "source": row["analysis_source"],
+            "demo": row["demo"],
+            "job_id": row["job_id"],
+            "job_status": row["job_status"],
+            "market_date": row["analysis_date"],
+            "last_bar_complete": row["status"] == "complete",
+            "scoring_version": row["scoring_version"],
+            "bars_used": row["bars_used"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "raw_data": "pruned" if pruned_at else "present" if payload is not None else "missing",
+            "raw_pruned_at": pruned_at,
+        },
+        # Quantity depends on the capital of the job that wrote the result: null once that
+        # job has been pruned.
+        "position": None
+        if params is None
+        else {
+            "job_id": row["job_id"],
+            "capital": params.get("capital"),
+            "risk_pct": params.get("risk_pct"),
+            "quantity": row["quantity"],
+        },
+    }
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4f}"
+
+
+def result_detail(doc: dict[str, Any]) -> None:
+    """``results show``: one result in full."""
+    out = stdout
+    head = f"{doc['ticker']}  {doc['analysis_date']}  score {doc['score']:.1f}  {doc['verdict']}"
+    out.print(head, markup=False)
+    if doc["demo"]:
+        out.print("DEMO DATA: synthetic prices, not market data", markup=False)
+    plan = doc["plan"]
+    if plan["side"] == "none":
+        trade = f"no trade (close {_num(doc['close'])})"
+    else:
+        trade = (
+            f"{plan['side']}  entry {_num(plan['entry'])}  stop {_num(plan['stop'])}  "
+            f"target {_num(plan['target'])}  reward:risk {_fmt(plan['reward_risk'], 1)}"
+            + (f"  risk/share {_num(plan['risk_per_share'])}" if plan["risk_per_share"] else "")
+        )
+    position = doc["position"]
+    if position is None:
+        sizing = "quantity unknown: the job that wrote this result was pruned"
+    elif position["capital"] is None:
+        sizing = f"quantity unknown: job {position['job_id']} has no capital (an import)"
+    else:
+        sizing = (
+            f"quantity {position['quantity'] if position['quantity'] is not None else '-'} "
+            f"(job {position['job_id']}: capital {position['capital']:g}, "
+            f"risk {position['risk_pct']:g}%)"
+        )
+    p = doc["provenance"]
+    source = SOURCE_NOTES.get(p["source"], p["source"]).removeprefix(f"{p['source']}: ")
+    raw = {"present": "kept", "missing": "missing"}.get(
+        p["raw_data"], f"pruned {p['raw_pruned_at']}"
+    )
+    lines = [
+        "",
+        "Trade plan",
+        f"  {trade}",
+        f"  {sizing}",
+        "",
+        "Provenance",
+        f"  source       {p['source']} ({source})",
+        f"  job          {p['job_id']} ({p['job_status']})"
+        if p["job_id"] is not None
+        else "  job          pruned",
+        f"  market date  {p['market_date']}, last bar "
+        + ("complete" if p["last_bar_complete"] else "still moving (partial)"),
+        f"  scoring      version {p['scoring_version']}, {p['bars_used'] or '?'} bars",
+        f"  written      {p['created_at']}, updated {p['updated_at']}",
+        f"  raw data     {raw}",
+    ]
+    for line in lines:
+        out.print(line, markup=False)
+    if doc["indicators"] is not None:
+        out.print("", markup=False)
+        table(
+            ["indicator", "value"],
+            [[name, _num(value)] for name, value in doc["indicators"].items()],
+            right={"value"},
+            title="Indicators at the last bar",
+        )
+    if doc["components"] is not None:
+        out.print("", markup=False)
+        table(
+            ["component", "points", "of", "reason"],
+            [
+                [c["name"], f"{c['points']:.1f}", f"{c['max_points']:g}", c["reason"]]
+                for c in doc["components"]
+            ],
+            right={"points", "of"},
+            title=f"Score components (total {doc['score']:.1f})",
+        )
+
+
+def write_records(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
+    """Write rows as ``csv``, ``json`` (one array) or ``ndjson`` (one object a line), one at a
+    time: memory stays constant however many rows come. Returns how many were written."""
+    fields = result_fields()
+    count = 0
+    if fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+        return count
+    if fmt == "json":
+        out.write("[")
+    for row in rows:
+        text = json.dumps({name: row[name] for name in fields}, separators=(",", ":"))
+        if fmt == "json":
+            out.write(("\n" if count == 0 else ",\n") + text)
+        else:
+            out.write(text + "\n")
+        count += 1
+    if fmt == "json":
+        out.write("\n]\n")
+    return count
+
+
+def _ids(ids: list[int]) -> str:
+    if not ids:
+        return ""
+    if len(ids) <= 10:
+        return f" (id{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
+    return f" (ids {ids[0]} to {ids[-1]})"
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024:
+            return f"{count} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def job_prune_report(report: JobPrune) -> None:
+    """What ``jobs prune`` deleted (or would delete) and what the foreign keys did with it."""
+    cutoff = report.cutoff[:16].replace("T", " ") + " UTC"
+    if not report.job_ids:
+        stdout.print(f"No finished job finished before {cutoff}: nothing to prune.", markup=False)
+        return
+    verb = "Would delete" if report.dry_run else "Deleted"
+    lines = [
+        f"{verb} {_plural(len(report.job_ids), 'finished job')}{_ids(report.job_ids)},"
+        f" finished before {cutoff}:",
+        f"  {_plural(report.details_deleted, 'stock row')} of these jobs go with them"
+        " (ON DELETE CASCADE)",
+        f"  {_plural(report.results_unlinked, 'result')} they wrote stay, with no job"
+        " (job_id set to NULL)",
+        f"  {_plural(report.watchlist_unlinked, 'watchlist row')} lose their last-job link"
+        " (last_job_id set to NULL)",
+    ]
+    if not report.dry_run:
+        lines.append(f"  {_plural(report.lock_files_removed, 'lock file')} removed")
+    for line in lines:
+        stdout.print(line, markup=False)
+    if report.dry_run:
+        stdout.print("Dry run: nothing was changed.", markup=False)
+
+
+def db_prune_report(report: DbPrune) -> None:
+    """What ``db prune`` deleted (or would delete) and what the foreign keys did with it."""
+    lines = []
+    if report.demo:
+        jobs = report.demo_jobs.job_ids if report.demo_jobs else []
+        job_rows = report.demo_jobs.details_deleted if report.demo_jobs else 0
+        job_links = report.demo_jobs.watchlist_unlinked if report.demo_jobs else 0
+        its = "its" if report.demo_results == 1 else "their"
+        lines += [
+            f"{'Would delete' if report.dry_run else 'Deleted'}"
+            f" {_plural(report.demo_results, 'demo result')} with {its} raw data"
+            f" ({_bytes(report.demo_raw_bytes)})",
+            f"  and {_plural(len(jobs), 'finished demo job')}{_ids(jobs)} with"
+            f" {'its' if len(jobs) == 1 else 'their'} {_plural(job_rows, 'stock row')}"
+            " (ON DELETE CASCADE)",
+            f"  {_plural(report.demo_watchlist_unlinked, 'watchlist row')} lose their"
+            f" last-result link and {job_links} their last-job link (set to NULL)",
+        ]
+        if report.demo_details_unlinked:
+            lines.append(
+                f"  {_plural(report.demo_details_unlinked, 'stock row')} of other jobs lose"
+                " their result link (result_id set to NULL)"
+            )
+    if report.raw_before is not None:
+        lines.append(
+            f"{'Would drop' if report.dry_run else 'Dropped'} the raw data of"
+            f" {_plural(report.raw_results, 'result')} with a market date before"
+            f" {report.raw_before} ({_bytes(report.raw_bytes)}); the results stay"
+        )
+    for line in lines:
+        stdout.print(line, markup=False)
+    if report.dry_run:
+        stdout.print("Dry run: nothing was changed.", markup=False)
+    else:
+        stdout.print("`stockscan db vacuum` gives the freed space back to the disk.", markup=False)
+
+
+def watchlist_table(rows: list[dict[str, Any]]) -> None:
+    """`watchlist list`: each followed ticker with its latest analysis; demo and stale marked."""
+    columns = ["ticker", "name", "date", "score", "verdict", "entry", "stop", "target", "last run"]
+    table_rows = []
+    for r in rows:
+        flags = [
+            f for f, on in (("demo", r["analysis_source"] == "demo"), ("stale", r["stale"])) if on
+        ]
+        table_rows.append(
+            [
+                r["ticker"],
+                r["name"] or "",
+                (r["analysis_date"] or "-") + (f" ({', '.join(flags)})" if flags else ""),
+                "-" if r["score"] is None else f"{r['score']:.1f}",
+                r["verdict"] or "-",
+                _fmt(r["entry"]),
+                _fmt(r["stop"]),
+                _fmt(r["target"]),
+                r["analysis_status"] or "never",
+            ]
+        )
+    table(columns, table_rows, right={"score", "entry", "stop", "target"})
+
+
+def changes_table(found: list[dict[str, Any]]) -> None:
+    """`results changes`: one row per ticker that moved, with what happened."""
+    columns = ["ticker", "from", "to", "score", "verdict", "what changed"]
+    rows = [
+        [
+            c["ticker"] + (" (demo)" if c["analysis_source"] == "demo" else ""),
+            c["prev_date"] or "-",
+            c["analysis_date"],
+            f"{c['score']:.1f} (first)"
+            if c["prev_score"] is None
+            else f"{c['prev_score']:.1f} → {c['score']:.1f}",
+            c["verdict"],
+            "; ".join(c["events"]),
+        ]
+        for c in found
+    ]
+    table(columns, rows, right=set())

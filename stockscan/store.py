@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ def job_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]:
     return _dicts(
         conn.execute(
             "SELECT d.ticker, d.position, d.status, d.attempts, d.error_kind, d.error_message,"
+            " d.note,"
             " d.result_id, d.quantity, d.started_at, d.finished_at,"
             " r.analysis_date, r.score, r.verdict, r.side, r.close, r.entry, r.stop, r.target,"
             " r.reward_risk, r.analysis_source, r.status AS result_status, r.scoring_version"
@@ -279,7 +280,9 @@ def save_result(
         " entry = excluded.entry, stop = excluded.stop, target = excluded.target,"
         " reward_risk = excluded.reward_risk, analysis_source = excluded.analysis_source,"
         " scoring_version = excluded.scoring_version, bars_used = excluded.bars_used,"
-        " updated_at = excluded.updated_at"
+        " updated_at = excluded.updated_at,"
+        # A result imported from the old system becomes stockscan's own once re-analysed.
+        " legacy_result_id = NULL"
         " WHERE NOT (excluded.analysis_source = 'demo'"
         "            AND analysis_results.analysis_source <> 'demo')"
         " RETURNING id",
@@ -360,6 +363,664 @@ def _touch_watchlist(
         " last_result_id = coalesce(?, last_result_id) WHERE ticker = ?",
         (job_id, now, status, result_id, ticker),
     )
+
+
+# --- results --------------------------------------------------------------------------------
+# Read queries behind `stockscan results`. Each is built by a *_query function so that a test
+# can run EXPLAIN QUERY PLAN on exactly the SQL the command runs. None of them reads
+# analysis_raw_data except result_detail (`results show`).
+
+RESULT_COLUMNS = (
+    "id", "ticker", "analysis_date", "score", "verdict", "side", "close", "entry", "stop",
+    "target", "reward_risk", "analysis_source", "status", "scoring_version", "bars_used",
+    "job_id", "created_at", "updated_at",
+)  # fmt: skip
+_SELECT_RESULT = (
+    ", ".join(f"r.{c}" for c in RESULT_COLUMNS) + ", r.analysis_source = 'demo' AS demo"
+)
+
+
+def _result_rows(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        record = dict(zip(names, row, strict=True))
+        record["demo"] = bool(record["demo"])
+        yield record
+
+
+def _filters(
+    *, verdicts: Sequence[str], min_score: float | None, source: str | None
+) -> tuple[str, list[Any]]:
+    """AND-clauses on ``r`` for the listing filters, with their parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if verdicts:
+        clauses.append("r.verdict IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(verdicts)))
+    if min_score is not None:
+        clauses.append("r.score >= ?")
+        params.append(min_score)
+    if source is not None:
+        clauses.append("r.analysis_source = ?")
+        params.append(source)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def latest_query(
+    tickers: Sequence[str] | None,
+    *,
+    as_of: str | None = None,
+    verdicts: Sequence[str] = (),
+    min_score: float | None = None,
+    source: str | None = None,
+) -> tuple[str, list[Any]]:
+    """The newest result per ticker (on or before ``as_of``), best score first.
+
+    Every ticker costs two index seeks whatever the number of results: without a ticker list,
+    the distinct tickers come from a skip-scan of idx_results_ticker_date (a recursive CTE
+    that seeks to the next ticker), then each ticker's newest row is one backwards seek of
+    the same index. Filters apply to that newest row, not to older ones.
+    """
+    params: list[Any] = []
+    if tickers is None:
+        wanted = (
+            "WITH RECURSIVE wanted(ticker) AS ("
+            " SELECT min(ticker) FROM analysis_results"
+            " UNION ALL"
+            " SELECT (SELECT min(ticker) FROM analysis_results WHERE ticker > wanted.ticker)"
+            " FROM wanted WHERE wanted.ticker IS NOT NULL)"
+        )
+    else:
+        # json_each keeps any number of tickers to one bound parameter.
+        wanted = "WITH wanted(ticker) AS (SELECT DISTINCT value FROM json_each(?))"
+        params.append(json.dumps(list(tickers)))
+    date_clause = ""
+    if as_of is not None:
+        date_clause = " AND analysis_date <= ?"
+        params.append(as_of)
+    where, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    sql = (
+        f"{wanted} SELECT {_SELECT_RESULT} FROM wanted"
+        " JOIN analysis_results AS r ON r.id = ("
+        " SELECT id FROM analysis_results"
+        f" WHERE ticker = wanted.ticker{date_clause}"
+        " ORDER BY analysis_date DESC LIMIT 1)"
+        f" WHERE 1{where} ORDER BY r.score DESC, r.ticker"
+    )
+    return sql, params + filter_params
+
+
+def latest_results(
+    conn: sqlite3.Connection,
+    tickers: Sequence[str] | None = None,
+    *,
+    as_of: str | None = None,
+    verdicts: Sequence[str] = (),
+    min_score: float | None = None,
+    source: str | None = None,
+) -> list[dict[str, Any]]:
+    sql, params = latest_query(
+        tickers, as_of=as_of, verdicts=verdicts, min_score=min_score, source=source
+    )
+    return list(_result_rows(conn.execute(sql, params)))
+
+
+def tickers_without_results_query(
+    tickers: Sequence[str], *, as_of: str | None = None
+) -> tuple[str, list[Any]]:
+    """Those of ``tickers`` with no result at all (on or before ``as_of``), in the order given."""
+    sql = (
+        "SELECT t.value FROM json_each(?) AS t WHERE NOT EXISTS (SELECT 1"
+        " FROM analysis_results WHERE ticker = t.value AND analysis_date <= ?)"
+        " ORDER BY t.key"
+    )
+    return sql, [json.dumps(list(tickers)), as_of or "9999-12-31"]
+
+
+def tickers_without_results(
+    conn: sqlite3.Connection, tickers: Sequence[str], *, as_of: str | None = None
+) -> list[str]:
+    sql, params = tickers_without_results_query(tickers, as_of=as_of)
+    return [str(row[0]) for row in conn.execute(sql, params)]
+
+
+def history_query(ticker: str, *, limit: int) -> tuple[str, list[Any]]:
+    """A ticker's newest ``limit`` + 1 results, newest first: one backwards range of
+    idx_results_ticker_date. The extra row is the one before the oldest shown, so that every
+    row shown has its move."""
+    sql = (
+        f"SELECT {_SELECT_RESULT} FROM analysis_results AS r WHERE r.ticker = ?"
+        " ORDER BY r.analysis_date DESC LIMIT ?"
+    )
+    return sql, [ticker, limit + 1]
+
+
+def result_history(conn: sqlite3.Connection, ticker: str, *, limit: int) -> list[dict[str, Any]]:
+    """Newest first, each row with ``score_change`` and ``previous_verdict`` from the analysis
+    before it (None for the first analysis of the ticker). The moves are taken here rather
+    than with lag(): a window over the rows would sort them twice, which costs more than the
+    query itself."""
+    sql, params = history_query(ticker, limit=limit)
+    rows = list(_result_rows(conn.execute(sql, params)))
+    for index, row in enumerate(rows):
+        older = rows[index + 1] if index + 1 < len(rows) else None
+        row["score_change"] = None if older is None else row["score"] - older["score"]
+        row["previous_verdict"] = None if older is None else older["verdict"]
+    return rows[:limit]
+
+
+def detail_query(ticker: str, *, as_of: str | None = None) -> tuple[str, list[Any]]:
+    """One result in full: its raw data (the only read of analysis_raw_data), and the job that
+    wrote it with that job's quantity for this ticker."""
+    sql = (
+        f"SELECT {_SELECT_RESULT}, raw.payload AS raw_payload, d.quantity,"
+        " j.status AS job_status, j.params AS job_params"
+        " FROM analysis_results AS r"
+        " LEFT JOIN analysis_raw_data AS raw ON raw.result_id = r.id"
+        " LEFT JOIN analysis_jobs_details AS d ON d.job_id = r.job_id AND d.ticker = r.ticker"
+        " LEFT JOIN analysis_jobs AS j ON j.id = r.job_id"
+        " WHERE r.ticker = ? AND r.analysis_date <= ?"
+        " ORDER BY r.analysis_date DESC LIMIT 1"
+    )
+    return sql, [ticker, as_of or "9999-12-31"]
+
+
+def result_detail(
+    conn: sqlite3.Connection, ticker: str, *, as_of: str | None = None
+) -> dict[str, Any] | None:
+    sql, params = detail_query(ticker, as_of=as_of)
+    return next(_result_rows(conn.execute(sql, params)), None)
+
+
+def export_query(
+    tickers: Sequence[str] | None = None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    verdicts: Sequence[str] = (),
+    min_score: float | None = None,
+    source: str | None = None,
+) -> tuple[str, list[Any]]:
+    """Every result matching the filters, by ticker then date: the order of
+    idx_results_ticker_date, so SQLite streams rows without sorting them first."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if tickers is not None:
+        clauses.append("r.ticker IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(set(tickers))))
+    if since is not None:
+        clauses.append("r.analysis_date >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("r.analysis_date <= ?")
+        params.append(until)
+    where, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    sql = (
+        f"SELECT {_SELECT_RESULT} FROM analysis_results AS r"
+        f" WHERE {' AND '.join(clauses) or '1'}{where}"
+        " ORDER BY r.ticker, r.analysis_date"
+    )
+    return sql, params + filter_params
+
+
+def iter_results(
+    conn: sqlite3.Connection,
+    tickers: Sequence[str] | None = None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    verdicts: Sequence[str] = (),
+    min_score: float | None = None,
+    source: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Stream results one row at a time (constant memory at any size)."""
+    sql, params = export_query(
+        tickers, since=since, until=until, verdicts=verdicts, min_score=min_score, source=source
+    )
+    yield from _result_rows(conn.execute(sql, params))
+
+
+# --- retention ------------------------------------------------------------------------------
+# What `jobs prune` and `db prune` delete. Each effect is counted from the same id list the
+# delete then uses, inside the caller's transaction, so what is reported is what is done.
+
+# A pruned raw row keeps only this key: the result stays explainable as "pruned on <date>"
+# rather than looking lost, and every result still has its raw-data row.
+RAW_PRUNED_KEY = "pruned_at"
+
+
+def terminal_jobs(
+    conn: sqlite3.Connection, *, finished_before: str | None = None, source: str | None = None
+) -> list[int]:
+    """Ids of finished jobs (never running or interrupted ones), optionally only those that
+    finished before ``finished_before`` (ISO UTC) or ran on ``source``."""
+    clauses = [f"status IN ({', '.join('?' * len(TERMINAL_JOB_STATUSES))})"]
+    params: list[Any] = list(TERMINAL_JOB_STATUSES)
+    if finished_before is not None:
+        clauses.append("coalesce(finished_at, created_at) < ?")
+        params.append(finished_before)
+    if source is not None:
+        clauses.append("source = ?")
+        params.append(source)
+    return [
+        int(row[0])
+        for row in conn.execute(
+            f"SELECT id FROM analysis_jobs WHERE {' AND '.join(clauses)} ORDER BY id", params
+        )
+    ]
+
+
+def active_jobs(conn: sqlite3.Connection, *, source: str | None = None) -> list[dict[str, Any]]:
+    """Running and interrupted jobs (optionally of one source)."""
+    sql = "SELECT * FROM analysis_jobs WHERE status IN (?, ?)"
+    params: list[Any] = list(ACTIVE_JOB_STATUSES)
+    if source is not None:
+        sql += " AND source = ?"
+        params.append(source)
+    return _dicts(conn.execute(sql + " ORDER BY id", params))
+
+
+def job_prune_effects(conn: sqlite3.Connection, job_ids: Sequence[int]) -> dict[str, int]:
+    """What deleting these jobs does: their stock rows go with them (ON DELETE CASCADE); the
+    results they wrote stay, with job_id set to NULL; watchlist rows lose their last-job link."""
+    ids = json.dumps(list(job_ids))
+    selected = "IN (SELECT value FROM json_each(?))"
+
+    def count(sql: str) -> int:
+        return int(conn.execute(sql, (ids,)).fetchone()[0])
+
+    return {
+        "jobs": len(job_ids),
+        "details_deleted": count(
+            f"SELECT count(*) FROM analysis_jobs_details WHERE job_id {selected}"
+        ),
+        "results_unlinked": count(f"SELECT count(*) FROM analysis_results WHERE job_id {selected}"),
+        "watchlist_unlinked": count(f"SELECT count(*) FROM watchlist WHERE last_job_id {selected}"),
+    }
+
+
+def delete_jobs(conn: sqlite3.Connection, job_ids: Sequence[int]) -> int:
+    """Delete jobs; the foreign keys do the rest (see job_prune_effects)."""
+    return conn.execute(
+        "DELETE FROM analysis_jobs WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(job_ids)),),
+    ).rowcount
+
+
+def demo_prune_effects(conn: sqlite3.Connection) -> dict[str, int]:
+    """What deleting every demo result does: its raw data goes with it (CASCADE); stock rows
+    and watchlist rows that point at it get result_id / last_result_id NULL (SET NULL)."""
+    demo = "SELECT id FROM analysis_results WHERE analysis_source = 'demo'"
+    results, raw_bytes = conn.execute(
+        "SELECT count(*), coalesce(sum(length(CAST(raw.payload AS BLOB))), 0)"
+        " FROM analysis_results AS r LEFT JOIN analysis_raw_data AS raw ON raw.result_id = r.id"
+        " WHERE r.analysis_source = 'demo'"
+    ).fetchone()
+    return {
+        "results_deleted": int(results),
+        "raw_bytes_deleted": int(raw_bytes),
+        "details_unlinked": int(
+            conn.execute(
+                f"SELECT count(*) FROM analysis_jobs_details WHERE result_id IN ({demo})"
+            ).fetchone()[0]
+        ),
+        "watchlist_unlinked": int(
+            conn.execute(
+                f"SELECT count(*) FROM watchlist WHERE last_result_id IN ({demo})"
+            ).fetchone()[0]
+        ),
+    }
+
+
+def delete_demo_results(conn: sqlite3.Connection) -> int:
+    return conn.execute("DELETE FROM analysis_results WHERE analysis_source = 'demo'").rowcount
+
+
+def _raw_to_prune(before_date: str) -> str:
+    return (
+        "SELECT raw.id FROM analysis_results AS r"
+        " JOIN analysis_raw_data AS raw ON raw.result_id = r.id"
+        f" WHERE r.analysis_date < ? AND json_extract(raw.payload, '$.{RAW_PRUNED_KEY}') IS NULL"
+    )
+
+
+def raw_prune_effects(conn: sqlite3.Connection, before_date: str) -> dict[str, int]:
+    """How many results with a market date before ``before_date`` still carry full raw data,
+    and how many bytes of it."""
+    rows, raw_bytes = conn.execute(
+        "SELECT count(*), coalesce(sum(length(CAST(payload AS BLOB))), 0)"
+        f" FROM analysis_raw_data WHERE id IN ({_raw_to_prune(before_date)})",
+        (before_date,),
+    ).fetchone()
+    return {"results": int(rows), "raw_bytes_deleted": int(raw_bytes)}
+
+
+def prune_raw(conn: sqlite3.Connection, before_date: str, pruned_at: str) -> int:
+    """Replace the raw data of results older than ``before_date`` by ``{"pruned_at": …}``.
+
+    The result rows are untouched; re-analysing that ticker and date writes full raw data
+    again (save_result's upsert).
+    """
+    return conn.execute(
+        f"UPDATE analysis_raw_data SET payload = json_object('{RAW_PRUNED_KEY}', ?)"
+        f" WHERE id IN ({_raw_to_prune(before_date)})",
+        (pruned_at, before_date),
+    ).rowcount
+
+
+def vacuum(conn: sqlite3.Connection) -> None:
+    """Rebuild the file without its free pages. VACUUM cannot run inside a transaction; in WAL
+    mode the rebuilt pages land in the WAL first, so checkpoint to shrink the file itself."""
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def storage(conn: sqlite3.Connection) -> dict[str, int]:
+    """Pages in the file and how many of them are free (what VACUUM would give back)."""
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+    return {"page_size": page_size, "pages": pages, "free_pages": free}
+
+
+# --- legacy import ----------------------------------------------------------------------------
+# The writes of `stockscan db import-legacy` (stockscan.legacy reads the old file itself: its
+# schema is foreign). Each runs in the caller's transaction and writes only what is absent,
+# so a second import writes nothing twice.
+
+
+def insert_legacy_watchlist(
+    conn: sqlite3.Connection, ticker: str, name: str | None, added_at: str
+) -> bool:
+    """Follow ``ticker`` unless it is already followed; True when a row was added."""
+    row = conn.execute(
+        "INSERT INTO watchlist (ticker, name, added_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (ticker) DO NOTHING RETURNING id",
+        (ticker, name, added_at),
+    ).fetchone()
+    return row is not None
+
+
+def watchlist_has(conn: sqlite3.Connection, ticker: str) -> bool:
+    row = conn.execute("SELECT 1 FROM watchlist WHERE ticker = ?", (ticker,)).fetchone()
+    return row is not None
+
+
+def insert_legacy_job(
+    conn: sqlite3.Connection,
+    *,
+    legacy_job_id: str,
+    request_key: str,
+    status: str,
+    params: dict[str, Any],
+    run_date: str,
+    total: int,
+    message: str | None,
+    created_at: str,
+    started_at: str,
+    finished_at: str | None,
+) -> bool:
+    """One job of the old system, keyed by its UUID; True when it was not there yet."""
+    row = conn.execute(
+        "INSERT INTO analysis_jobs (request_key, status, source, params, run_date, total,"
+        " message, created_at, started_at, finished_at, legacy_job_id)"
+        " VALUES (?, ?, 'legacy', ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (legacy_job_id) WHERE legacy_job_id IS NOT NULL DO NOTHING RETURNING id",
+        (
+            request_key,
+            status,
+            json.dumps(params, sort_keys=True),
+            run_date,
+            total,
+            message,
+            created_at,
+            started_at,
+            finished_at,
+            legacy_job_id,
+        ),
+    ).fetchone()
+    return row is not None
+
+
+def legacy_job_exists(conn: sqlite3.Connection, legacy_job_id: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM analysis_jobs WHERE legacy_job_id = ?", (legacy_job_id,)
+        ).fetchone()
+        is not None
+    )
+
+
+def result_on(conn: sqlite3.Connection, ticker: str, analysis_date: str) -> tuple[int, bool] | None:
+    """(id, imported from the old system?) of the result for ``ticker`` on that market date."""
+    row = conn.execute(
+        "SELECT id, legacy_result_id IS NOT NULL FROM analysis_results"
+        " WHERE ticker = ? AND analysis_date = ?",
+        (ticker, analysis_date),
+    ).fetchone()
+    return None if row is None else (int(row[0]), bool(row[1]))
+
+
+def insert_legacy_result(
+    conn: sqlite3.Connection,
+    *,
+    job_id: int,
+    legacy_result_id: int,
+    ticker: str,
+    analysis_date: str,
+    status: str,
+    score: float,
+    verdict: str,
+    side: str,
+    entry: float | None,
+    stop: float | None,
+    target: float | None,
+    analysis_source: str,
+    created_at: str,
+    updated_at: str,
+    payload: str,
+) -> int:
+    """An old result and its raw data. The caller has checked that the ticker and date are
+    free (``result_on``) in the same transaction, so this never meets a conflict."""
+    row = conn.execute(
+        "INSERT INTO analysis_results (job_id, ticker, analysis_date, status, score, verdict,"
+        " side, entry, stop, target, analysis_source, scoring_version, created_at, updated_at,"
+        " legacy_result_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'legacy', ?, ?, ?)"
+        " RETURNING id",
+        (
+            job_id,
+            ticker,
+            analysis_date,
+            status,
+            score,
+            verdict,
+            side,
+            entry,
+            stop,
+            target,
+            analysis_source,
+            created_at,
+            updated_at,
+            legacy_result_id,
+        ),
+    ).fetchone()
+    result_id = int(row[0])
+    conn.execute(
+        "INSERT INTO analysis_raw_data (result_id, payload, created_at) VALUES (?, ?, ?)",
+        (result_id, payload, created_at),
+    )
+    return result_id
+
+
+def record_legacy_ticker(conn: sqlite3.Connection, job_id: int, ticker: str) -> None:
+    """The import job's one stock row per ticker: succeeded, pointing at the newest result the
+    job imported for it. The job's total and succeeded count follow its rows."""
+    now = now_iso()
+    newest = conn.execute(
+        "SELECT id FROM analysis_results WHERE ticker = ? AND job_id = ?"
+        " ORDER BY analysis_date DESC LIMIT 1",
+        (ticker, job_id),
+    ).fetchone()
+    if newest is None:
+        return
+    updated = conn.execute(
+        "UPDATE analysis_jobs_details SET result_id = ?, finished_at = ?"
+        " WHERE job_id = ? AND ticker = ?",
+        (newest[0], now, job_id, ticker),
+    ).rowcount
+    if updated:
+        return
+    conn.execute(
+        "INSERT INTO analysis_jobs_details (job_id, ticker, position, status, attempts,"
+        " result_id, started_at, finished_at)"
+        " SELECT ?, ?, total + 1, 'succeeded', 1, ?, ?, ? FROM analysis_jobs WHERE id = ?",
+        (job_id, ticker, newest[0], now, now, job_id),
+    )
+    conn.execute(
+        "UPDATE analysis_jobs SET total = total + 1, succeeded = succeeded + 1 WHERE id = ?",
+        (job_id,),
+    )
+
+
+def finish_legacy_import(conn: sqlite3.Connection, job_id: int, message: str) -> dict[str, Any]:
+    finish_job(conn, job_id)
+    conn.execute("UPDATE analysis_jobs SET message = ? WHERE id = ?", (message, job_id))
+    job = get_job(conn, job_id)
+    assert job is not None
+    return job
+
+
+def link_watchlist_to_latest(conn: sqlite3.Connection) -> int:
+    """Link each followed ticker that was never analysed to its newest result, as a job would
+    have; returns how many were linked."""
+    return conn.execute(
+        "UPDATE watchlist SET (last_result_id, last_job_id, last_analyzed_at, analysis_status) ="
+        " (SELECT r.id, r.job_id, r.updated_at, 'succeeded' FROM analysis_results AS r"
+        "  WHERE r.ticker = watchlist.ticker ORDER BY r.analysis_date DESC LIMIT 1)"
+        " WHERE last_job_id IS NULL AND last_result_id IS NULL"
+        " AND EXISTS (SELECT 1 FROM analysis_results WHERE ticker = watchlist.ticker)"
+    ).rowcount
+
+
+# --- watchlist -------------------------------------------------------------------------------
+
+
+def add_to_watchlist(
+    conn: sqlite3.Connection, entries: Sequence[tuple[str, str | None]]
+) -> list[str]:
+    """Follow each (ticker, name); return the tickers that were new. A ticker already followed
+    is not added twice; a name given for it replaces the old one. A new entry is linked to the
+    ticker's newest result at once (one index seek), so `watchlist list` shows it."""
+    added = []
+    now = now_iso()
+    for ticker, name in entries:
+        if conn.execute("SELECT 1 FROM watchlist WHERE ticker = ?", (ticker,)).fetchone():
+            if name is not None:
+                conn.execute("UPDATE watchlist SET name = ? WHERE ticker = ?", (name, ticker))
+            continue
+        latest = conn.execute(
+            "SELECT id, job_id, updated_at FROM analysis_results WHERE ticker = ?"
+            " ORDER BY analysis_date DESC LIMIT 1",
+            (ticker,),
+        ).fetchone()
+        result_id, job_id, analysed_at = latest or (None, None, None)
+        conn.execute(
+            "INSERT INTO watchlist (ticker, name, added_at, last_result_id, last_job_id,"
+            " last_analyzed_at, analysis_status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ticker, name, now, result_id, job_id, analysed_at, "succeeded" if latest else None),
+        )
+        added.append(ticker)
+    return added
+
+
+def remove_from_watchlist(conn: sqlite3.Connection, tickers: Sequence[str]) -> list[str]:
+    removed = []
+    for ticker in tickers:
+        if conn.execute(
+            "DELETE FROM watchlist WHERE ticker = ? RETURNING id", (ticker,)
+        ).fetchone():
+            removed.append(ticker)
+    return removed
+
+
+def watchlist_tickers(conn: sqlite3.Connection) -> list[str]:
+    """The followed tickers, in the order they were added."""
+    return [row[0] for row in conn.execute("SELECT ticker FROM watchlist ORDER BY id")]
+
+
+def newest_market_date(conn: sqlite3.Connection) -> str | None:
+    """The newest analysis date of any result (an index seek on idx_results_date)."""
+    return conn.execute("SELECT max(analysis_date) FROM analysis_results").fetchone()[0]
+
+
+def watchlist_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Each followed ticker with its latest analysis, through the watchlist's own links:
+    one primary-key lookup per row, never a scan of the results."""
+    return _dicts(
+        conn.execute(
+            "SELECT w.ticker, w.name, w.added_at, w.last_job_id, w.last_result_id,"
+            " w.last_analyzed_at, w.analysis_status, r.analysis_date, r.score, r.verdict,"
+            " r.side, r.close, r.entry, r.stop, r.target, r.analysis_source,"
+            " r.status AS result_status"
+            " FROM watchlist AS w LEFT JOIN analysis_results AS r ON r.id = w.last_result_id"
+            " ORDER BY w.id"
+        )
+    )
+
+
+def result_pairs(conn: sqlite3.Connection, *, since: str) -> list[dict[str, Any]]:
+    """Each ticker whose newest result is dated ``since`` or later, with the result before it
+    (``prev_*``; NULL for a first analysis). Index seeks only: idx_results_date finds the
+    recent results, idx_results_ticker_date each one's newest and previous."""
+    return _dicts(
+        conn.execute(
+            "SELECT l.ticker, l.analysis_date, l.score, l.verdict, l.side, l.close, l.entry,"
+            " l.stop, l.target, l.analysis_source,"
+            " p.analysis_date AS prev_date, p.score AS prev_score, p.verdict AS prev_verdict,"
+            " p.side AS prev_side, p.entry AS prev_entry, p.stop AS prev_stop,"
+            " p.target AS prev_target"
+            " FROM analysis_results AS l"
+            " LEFT JOIN analysis_results AS p ON p.id = ("
+            "   SELECT id FROM analysis_results WHERE ticker = l.ticker"
+            "   AND analysis_date < l.analysis_date ORDER BY analysis_date DESC LIMIT 1)"
+            " WHERE l.analysis_date >= ? AND l.analysis_date = ("
+            "   SELECT max(analysis_date) FROM analysis_results WHERE ticker = l.ticker)"
+            " ORDER BY l.ticker",
+            (since,),
+        )
+    )
+
+
+def current_result(
+    conn: sqlite3.Connection, ticker: str, analysis_date: str
+) -> dict[str, Any] | None:
+    """The result of ``ticker`` on ``analysis_date``, if there is one."""
+    return _one(
+        conn.execute(
+            "SELECT id, analysis_source, scoring_version, status, side, entry, stop, target,"
+            " reward_risk FROM analysis_results WHERE ticker = ? AND analysis_date = ?",
+            (ticker, analysis_date),
+        )
+    )
+
+
+def keep_result(
+    conn: sqlite3.Connection,
+    *,
+    job_id: int,
+    detail_id: int,
+    ticker: str,
+    result_id: int,
+    quantity: int,
+    note: str,
+) -> None:
+    """Mark a stock succeeded with a result it did not need to rewrite (no new bars)."""
+    now = now_iso()
+    _set_stock_status(
+        conn, job_id, detail_id, "succeeded", result_id=result_id, quantity=quantity,
+        finished_at=now, error_kind=None, error_message=None, note=note,
+    )  # fmt: skip
+    _touch_watchlist(conn, ticker, job_id=job_id, result_id=result_id, status="succeeded", now=now)
 
 
 # --- database-wide ----------------------------------------------------------------------------

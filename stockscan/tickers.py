@@ -13,8 +13,15 @@ MAX_TICKER_LENGTH = 20
 TICKER_PATTERN = re.compile(r"\^?[A-Z0-9][A-Z0-9&-]*(?:\.[A-Z]{1,4})?(?:=[A-Z])?")
 
 
-def normalise(raw: str) -> str:
-    """Strip and uppercase one ticker; ``UsageError`` naming it when it is not a ticker."""
+EXCHANGE_SUFFIXES = {"NSE": ".NS", "BSE": ".BO"}
+
+
+def normalise(raw: str, exchange: str | None = None) -> str:
+    """Strip and uppercase one ticker; ``UsageError`` naming it when it is not a ticker.
+
+    With ``exchange`` (NSE or BSE), a bare symbol gets that exchange's Yahoo suffix
+    (``TCS`` → ``TCS.NS``); a symbol with a suffix of its own, or an index, keeps it.
+    """
     ticker = raw.strip().upper()
     if (
         not ticker
@@ -27,10 +34,14 @@ def normalise(raw: str) -> str:
             f"invalid ticker {shown!r}: expected a symbol like TCS.NS, M&M.NS, BAJAJ-AUTO.NS "
             f"or ^NSEI (letters, digits, & and -, at most {MAX_TICKER_LENGTH} characters)"
         )
+    if exchange is not None and not any(c in ticker for c in ".^="):
+        ticker += EXCHANGE_SUFFIXES[exchange]
+        if len(ticker) > MAX_TICKER_LENGTH:
+            raise UsageError(f"invalid ticker {raw!r}: too long with its {exchange} suffix")
     return ticker
 
 
-def normalise_all(raws: Iterable[str]) -> list[str]:
+def normalise_all(raws: Iterable[str], exchange: str | None = None) -> list[str]:
     """Normalise every ticker, drop duplicates, keep first-seen order.
 
     All invalid tickers are named in one error, so a user fixes a list in one go.
@@ -39,7 +50,7 @@ def normalise_all(raws: Iterable[str]) -> list[str]:
     bad: list[str] = []
     for raw in raws:
         try:
-            seen.setdefault(normalise(raw), None)
+            seen.setdefault(normalise(raw, exchange), None)
         except UsageError as exc:
             bad.append(str(exc))
     if bad:

@@ -61,7 +61,9 @@ def test_analyze_demo_then_jobs_show_json(db_path: Path) -> None:
     document = json.loads(out)
     assert JOB_KEYS <= set(document["job"])
     assert document["job"]["status"] == "succeeded" and document["job"]["source"] == "demo"
-    assert document["job"]["params"] == {"capital": 100000.0, "risk_pct": 1.0, "data_dir": None}
+    assert document["job"]["params"] == {
+        "capital": 100000.0, "risk_pct": 1.0, "data_dir": None, "skip_unchanged": False,
+    }  # fmt: skip
     assert [s["ticker"] for s in document["stocks"]] == ["TCS.NS", "INFY.NS"]  # order kept
     for stock in document["stocks"]:
         assert STOCK_KEYS <= set(stock)
@@ -109,11 +111,13 @@ def test_read_commands_do_not_create_a_database(db_path: Path) -> None:
 
 
 def test_db_commands(db_path: Path) -> None:
+    from stockscan.migrations import MIGRATIONS
+
     code, out, _ = invoke("db", "migrate")
-    assert code == 0 and "schema version 1" in out
+    assert code == 0 and f"schema version {len(MIGRATIONS)}" in out
     code, out, _ = invoke("db", "info", "--json")
     info = json.loads(out)
-    assert info["schema_version"] == 1 and info["rows"]["analysis_jobs"] == 0
+    assert info["schema_version"] == len(MIGRATIONS) and info["rows"]["analysis_jobs"] == 0
     code, out, _ = invoke("db", "check", "--json")
     assert code == 0 and json.loads(out)["ok"] is True
 

@@ -5,7 +5,15 @@
 
 from __future__ import annotations
 
-from stockscan.cli import analyze, db, jobs  # noqa: F401  (registers the commands)
+from stockscan.cli import (  # noqa: F401  (registers the commands)
+    analyze,
+    changes,
+    db,
+    jobs,
+    results,
+    scan,
+    watchlist,
+)
 from stockscan.cli.app import app
 
 

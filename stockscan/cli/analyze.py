@@ -47,6 +47,21 @@ QuietOption = Annotated[
 ]
 
 
+class ExchangeChoice(StrEnum):
+    NSE = "NSE"
+    BSE = "BSE"
+
+
+ExchangeOption = Annotated[
+    ExchangeChoice | None,
+    typer.Option(
+        "--exchange",
+        help="Append .NS (NSE) or .BO (BSE) to bare symbols: TCS becomes TCS.NS.",
+        case_sensitive=False,
+    ),
+]
+
+
 @app.command(
     epilog="Examples:\n\n"
     "  stockscan analyze --source demo TCS.NS INFY.NS\n\n"
@@ -65,35 +80,61 @@ def analyze(
     data_dir: DataDirOption = None,
     capital: CapitalOption = DEFAULT_CAPITAL,
     risk_pct: RiskOption = DEFAULT_RISK_PCT,
+    exchange: ExchangeOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     db: DbOption = None,
 ) -> None:
     """Analyse stocks: score, verdict and trade plan for each, as one tracked job."""
-    from stockscan import jobs
-    from stockscan.sources import get_source
     from stockscan.tickers import normalise_all
 
     # Everything the user typed is checked before the database is opened: a bad ticker or
     # option writes nothing.
+    symbols = normalise_all(tickers, exchange.value if exchange else None)
+    run_job(
+        symbols, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
+        json_output=json_output, quiet=quiet, db=db,
+    )  # fmt: skip
+
+
+def run_job(
+    tickers: list[str],
+    *,
+    source: SourceChoice,
+    data_dir: Path | None,
+    capital: float,
+    risk_pct: float,
+    json_output: bool,
+    quiet: bool,
+    db: Path | None,
+    skip_unchanged: bool = False,
+    log_file: Path | None = None,
+) -> None:
+    """What analyze and scan share: build the request, run the job, show it, exit."""
+    from stockscan import jobs
+    from stockscan.sources import get_source
+
     request = jobs.JobRequest(
-        tickers=tuple(normalise_all(tickers)),
+        tickers=tuple(tickers),
         source=source.value,
         capital=capital,
         risk_pct=risk_pct,
         data_dir=str(data_dir.resolve()) if data_dir else None,
+        skip_unchanged=skip_unchanged,
     )
     price_source = get_source(request.source, data_dir)
-    with database(db) as conn:
-        reporter = _reporter(json_output, quiet, request.source)
-        try:
+    reporter = _reporter(json_output, quiet, request.source, log_file)
+    try:
+        with database(db) as conn:
             outcome = jobs.run(conn, db_path(db), request, reporter, source=price_source)
-        finally:
-            reporter.close()
-        _finish(outcome, json_output)
+    finally:
+        reporter.close()
+    _finish(outcome, json_output, reporter)
 
 
-def _reporter(json_output: bool, quiet: bool, source: str) -> JobReporter:
+def _reporter(
+    json_output: bool, quiet: bool, source: str, log_file: Path | None = None
+) -> JobReporter:
     from stockscan.render import JobReporter
 
     if json_output:
@@ -102,15 +143,16 @@ def _reporter(json_output: bool, quiet: bool, source: str) -> JobReporter:
         mode = "quiet"
     else:
         mode = "live" if sys.stdout.isatty() else "plain"
-    return JobReporter(mode, source)
+    return JobReporter(mode, source, log_file)
 
 
-def _finish(outcome: JobOutcome, json_output: bool) -> None:
+def _finish(outcome: JobOutcome, json_output: bool, reporter: JobReporter) -> None:
     from stockscan import jobs, render
 
     if json_output:
         render.print_json(jobs.outcome_json(outcome))
     else:
         render.job_summary(outcome.job, outcome.stocks)
+    reporter.log_summary(outcome.job, outcome.stocks)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
-from stockscan.errors import DatabaseError
+from stockscan.errors import DatabaseError, UsageError
 
 db_app = typer.Typer(help="Inspect, check and migrate the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -73,6 +76,66 @@ def migrate(db: DbOption = None) -> None:
     )
 
 
+@db_app.command(
+    "prune",
+    epilog="Examples:\n\n  stockscan db prune --raw-older-than 180 --dry-run\n\n"
+    "  stockscan db prune --demo",
+)
+@handle_errors
+def prune(
+    raw_older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--raw-older-than",
+            metavar="DAYS",
+            help="Drop the raw indicator data of results whose market date is more than DAYS"
+            " days ago; the results stay.",
+            show_default=False,
+        ),
+    ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Delete every demo result, with its raw data and demo jobs."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be deleted; change nothing.")
+    ] = False,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Drop old raw data and/or all demo data, in one transaction."""
+    from stockscan import render, retention
+
+    if raw_older_than is None and not demo:
+        raise UsageError("nothing to prune: give --raw-older-than DAYS and/or --demo")
+    with database(db, create=False) as conn:
+        report = retention.prune_db(
+            conn, db_path(db), raw_older_than_days=raw_older_than, demo=demo, dry_run=dry_run
+        )
+    if json_output:
+        render.print_json(report.as_json())
+    else:
+        render.db_prune_report(report)
+
+
+@db_app.command("vacuum", epilog="Example:\n\n  stockscan db prune --demo && stockscan db vacuum")
+@handle_errors
+def vacuum(json_output: JsonOption = False, db: DbOption = None) -> None:
+    """Rebuild the database file to give space freed by pruning back to the disk."""
+    from stockscan import render, retention
+
+    with database(db, create=False) as conn:
+        sizes = retention.vacuum(conn, db_path(db))
+    if json_output:
+        render.print_json(sizes)
+    else:
+        render.stdout.print(
+            f"{db_path(db)}: {sizes['bytes_before'] / 1024:.1f} KiB before,"
+            f" {sizes['bytes_after'] / 1024:.1f} KiB after",
+            markup=False,
+        )
+
+
 @db_app.command("schema", epilog="Example:\n\n  stockscan db schema > schema.sql")
 @handle_errors
 def schema() -> None:
@@ -89,3 +152,77 @@ def schema() -> None:
         typer.echo(schema_sql(conn), nl=False)
     finally:
         conn.close()
+
+
+@db_app.command(
+    "import-legacy",
+    epilog="Examples:\n\n  stockscan db import-legacy old/stocks.db --dry-run\n\n"
+    "  stockscan db import-legacy old/stocks.db --keep-duplicates-in not-imported.ndjson",
+)
+@handle_errors
+def import_legacy(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="The old system's SQLite file. It is opened read-only and never changed.",
+            show_default=False,
+        ),
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Read and count everything; write nothing to --db."),
+    ] = False,
+    keep_duplicates_in: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep-duplicates-in",
+            metavar="FILE",
+            dir_okay=False,
+            help="Write every old result that is not imported to FILE as NDJSON, each with its"
+            " reason: older duplicates of a ticker and day, rows that cannot be imported, rows"
+            " a stockscan result already covers.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Import a database of the old three-table system; running it again imports nothing twice.
+
+    Watchlist, jobs (keeping their UUID) and results, one per ticker and market day (the day of
+    the old created_at; the newest row wins), with their raw data. Prints what was read,
+    imported, merged, repaired and left out.
+    """
+    from stockscan import legacy, render
+
+    target = db_path(db)
+    legacy.refuse_overlaps(path, target, keep_duplicates_in)
+    progress = render.note if render.stderr.is_terminal else None
+    size_before = legacy.db_size(target)
+    with legacy.open_legacy(path) as old:
+        if dry_run and not target.exists():
+            report = legacy.import_legacy(
+                old,
+                None,
+                target,
+                dry_run=True,
+                duplicates_out=keep_duplicates_in,
+                progress=progress,
+                db_bytes_before=size_before,
+            )
+        else:
+            with database(db, create=not dry_run) as conn:
+                report = legacy.import_legacy(
+                    old,
+                    conn,
+                    target,
+                    dry_run=dry_run,
+                    duplicates_out=keep_duplicates_in,
+                    progress=progress,
+                    db_bytes_before=size_before,
+                )
+    if json_output:
+        render.print_json(report)
+    else:
+        for line in legacy.report_lines(report):
+            render.stdout.print(line, markup=False)

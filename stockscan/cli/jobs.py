@@ -50,9 +50,10 @@ def show(
 ) -> None:
     """Show what happened in one job: its parameters, times, counts and every stock."""
     from stockscan import render, store
+    from stockscan.db import snapshot
     from stockscan.jobs import JobOutcome, outcome_json
 
-    with database(db, create=False) as conn:
+    with database(db, create=False) as conn, snapshot(conn):
         job = store.get_job(conn, job_id)
         if job is None:
             raise UsageError(f"no job {job_id} in {db_path(db)}")
@@ -75,19 +76,55 @@ def resume(
 ) -> None:
     """Continue an interrupted job (or retry a finished job's failures): only stocks not yet
     succeeded are redone."""
-    from stockscan import jobs, store
+    from stockscan import jobs, legacy, store
     from stockscan.cli.analyze import _finish, _reporter
 
     with database(db, create=False) as conn:
         job = store.get_job(conn, job_id)
         if job is None:
             raise UsageError(f"no job {job_id} in {db_path(db)}")
+        legacy.check_resumable(job)
         reporter = _reporter(json_output, quiet, job["source"])
         try:
             outcome = jobs.resume(conn, db_path(db), job_id, reporter)
         finally:
             reporter.close()
-        _finish(outcome, json_output)
+        _finish(outcome, json_output, reporter)
+
+
+@jobs_app.command(
+    "prune",
+    epilog="Examples:\n\n  stockscan jobs prune --older-than 90 --dry-run\n\n"
+    "  stockscan jobs prune --older-than 90",
+)
+@handle_errors
+def prune(
+    older_than: Annotated[
+        int,
+        typer.Option(
+            "--older-than",
+            metavar="DAYS",
+            help="Delete finished jobs that finished more than DAYS days ago.",
+            show_default=False,
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be deleted; change nothing.")
+    ] = False,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Delete old finished jobs with their stock rows; the results they wrote stay."""
+    from stockscan import render, retention
+
+    with database(db, create=False) as conn:
+        report = retention.prune_jobs(
+            conn, db_path(db), older_than_days=older_than, dry_run=dry_run
+        )
+    if json_output:
+        render.print_json(report.as_json())
+    else:
+        render.job_prune_report(report)
 
 
 def _decoded(job: dict[str, object]) -> dict[str, object]:

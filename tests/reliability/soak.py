@@ -31,7 +31,9 @@ def soak(
         proc = start_harness("analyze", "--source", "demo", *tickers, config=SOURCE, db=db)
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the job exists once this is printed
-        assert first.startswith(("Started job", "Resuming job")), first
+        if not first.startswith(("Started job", "Resuming job")):
+            proc.kill()
+            raise AssertionError(f"unexpected start {first!r}: {proc.communicate()[1]}")
         sig = rng.choice(SIGNALS)
         time.sleep(rng.uniform(0.0, max_delay))
         proc.send_signal(sig)

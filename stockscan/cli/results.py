@@ -1,0 +1,380 @@
+"""``stockscan results``: the newest result per ticker, a ticker's history, one result in full,
+and exports. Read-only; none of these imports pandas or numpy, so they start fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from stockscan.cli.analyze import SourceChoice
+from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.errors import UsageError
+
+results_app = typer.Typer(
+    help="Query results: the newest per ticker, a ticker's history, one in full, exports.",
+    no_args_is_help=True,
+)
+app.add_typer(results_app, name="results")
+
+# The same as stockscan.analysis.VERDICTS (a test checks): importing that package would load
+# numpy, and read commands must start fast.
+VERDICTS = ("STRONG_BUY", "BUY", "HOLD", "SELL", "STRONG_SELL")
+SOURCES = tuple(choice.value for choice in SourceChoice)
+FORMATS = ("csv", "json", "ndjson")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+TickersArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="TICKER",
+        help="Only these tickers (default: every ticker).",
+        show_default=False,
+    ),
+]
+VerdictOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--verdict",
+        metavar="VERDICT",
+        help=f"Only these verdicts ({', '.join(VERDICTS)}); repeat or separate with commas.",
+        show_default=False,
+    ),
+]
+MinScoreOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-score",
+        metavar="SCORE",
+        help="Only scores of at least this (0-100).",
+        show_default=False,
+    ),
+]
+SourceFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        metavar="SOURCE",
+        help=f"Only results from ({', '.join(SOURCES)}).",
+        show_default=False,
+    ),
+]
+
+
+# --- parsing: everything the user typed is checked before the database is opened ----------
+
+
+def _date(option: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    text = raw.strip()
+    try:
+        if DATE.fullmatch(text) is None:
+            raise ValueError
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise UsageError(f"{option} {raw!r}: expected a date like 2026-11-27") from None
+
+
+def _verdicts(raw: list[str] | None) -> list[str]:
+    wanted: list[str] = []
+    for item in raw or []:
+        for part in item.split(","):
+            verdict = part.strip().upper().replace("-", "_").replace(" ", "_")
+            if verdict not in VERDICTS:
+                raise UsageError(f"--verdict {part!r}: expected one of {', '.join(VERDICTS)}")
+            if verdict not in wanted:
+                wanted.append(verdict)
+    return wanted
+
+
+def _min_score(raw: float | None) -> float | None:
+    if raw is not None and not 0 <= raw <= 100:
+        raise UsageError(f"--min-score {raw:g}: expected a score from 0 to 100")
+    return raw
+
+
+def _source(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    source = raw.strip().lower()
+    if source not in SOURCES:
+        raise UsageError(f"--source {raw!r}: expected one of {', '.join(SOURCES)}")
+    return source
+
+
+def _tickers(raw: list[str] | None) -> list[str] | None:
+    from stockscan.tickers import normalise_all
+
+    return normalise_all(raw) if raw else None
+
+
+def _ticker(raw: str) -> str:
+    from stockscan.tickers import normalise
+
+    return normalise(raw)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+@results_app.command(
+    "latest",
+    epilog="Examples:\n\n"
+    "  stockscan results latest --verdict BUY,STRONG_BUY --min-score 60\n\n"
+    "  stockscan results latest TCS.NS INFY.NS --json\n\n"
+    "  stockscan results latest --date 2026-11-20 --csv > friday.csv",
+)
+@handle_errors
+def latest(
+    tickers: TickersArgument = None,
+    verdict: VerdictOption = None,
+    min_score: MinScoreOption = None,
+    source: SourceFilter = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            metavar="DATE",
+            help="As of this market date: each ticker's newest result on or before it.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    csv_output: Annotated[
+        bool, typer.Option("--csv", help="Print CSV instead of a table.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Show the newest result of every ticker (or of those given), best score first."""
+    from stockscan import render, store
+    from stockscan.db import snapshot
+
+    if json_output and csv_output:
+        raise UsageError("--json and --csv: choose one")
+    wanted = _tickers(tickers)
+    as_of = _date("--date", date)
+    verdicts = _verdicts(verdict)
+    score = _min_score(min_score)
+    only_source = _source(source)
+    # One read transaction: the rows and the missing tickers come from the same state.
+    with database(db, create=False) as conn, snapshot(conn):
+        rows = store.latest_results(
+            conn, wanted, as_of=as_of, verdicts=verdicts, min_score=score, source=only_source
+        )
+        missing = store.tickers_without_results(conn, wanted, as_of=as_of) if wanted else []
+    if json_output:
+        render.print_json({"as_of": as_of, "results": rows, "missing": missing})
+        return
+    if csv_output:
+        with _stdout_pipe():
+            render.write_records(rows, "csv", sys.stdout)
+    elif rows:
+        title = f"Newest result per ticker{f' on or before {as_of}' if as_of else ''}"
+        render.results_table(rows, title=title)
+    else:
+        render.note("No results match." if verdicts or score or only_source else "No results.")
+    if missing:
+        render.note(f"No results for {', '.join(missing)}.")
+
+
+@results_app.command(
+    "history",
+    epilog="Examples:\n\n  stockscan results history TCS.NS\n\n"
+    "  stockscan results history INFY.NS --limit 100 --json",
+)
+@handle_errors
+def history(
+    ticker: Annotated[
+        str, typer.Argument(metavar="TICKER", help="The ticker, e.g. TCS.NS.", show_default=False)
+    ],
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, metavar="N", help="How many analyses, newest first.")
+    ] = 30,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show a ticker's analyses over time, newest first, with score and verdict moves."""
+    from stockscan import render, store
+
+    symbol = _ticker(ticker)
+    with database(db, create=False) as conn:
+        rows = store.result_history(conn, symbol, limit=limit)
+    if not rows:
+        raise UsageError(f"no results for {symbol} in {db_path(db)}")
+    if json_output:
+        render.print_json({"ticker": symbol, "history": rows})
+    else:
+        render.history_table(symbol, rows)
+
+
+@results_app.command(
+    "show",
+    epilog="Examples:\n\n  stockscan results show TCS.NS\n\n"
+    "  stockscan results show INFY.NS --date 2026-11-20 --json",
+)
+@handle_errors
+def show(
+    ticker: Annotated[
+        str, typer.Argument(metavar="TICKER", help="The ticker, e.g. TCS.NS.", show_default=False)
+    ],
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            metavar="DATE",
+            help="The newest result on or before this market date (default: the newest).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show one result in full: trade plan, indicators, score components and provenance."""
+    from stockscan import render, store
+
+    symbol = _ticker(ticker)
+    as_of = _date("--date", date)
+    with database(db, create=False) as conn:
+        row = store.result_detail(conn, symbol, as_of=as_of)
+    if row is None:
+        when = f" on or before {as_of}" if as_of else ""
+        raise UsageError(f"no results for {symbol}{when} in {db_path(db)}")
+    document = render.result_document(row)
+    if json_output:
+        render.print_json(document)
+    else:
+        render.result_detail(document)
+
+
+@results_app.command(
+    "export",
+    epilog="Examples:\n\n"
+    "  stockscan results export --format csv --output results.csv\n\n"
+    "  stockscan results export --format ndjson --since 2026-01-01 --source yahoo | gzip > r.gz\n\n"
+    "  stockscan results export --format json TCS.NS INFY.NS -o two.json --force",
+)
+@handle_errors
+def export(
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="FORMAT", help=f"One of {', '.join(FORMATS)}.", show_default=False
+        ),
+    ],
+    tickers: TickersArgument = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to this file (default: stdout).",
+            dir_okay=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite --output if it exists.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Only market dates on or after this.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="DATE",
+            help="Only market dates on or before this.",
+            show_default=False,
+        ),
+    ] = None,
+    verdict: VerdictOption = None,
+    min_score: MinScoreOption = None,
+    source: SourceFilter = None,
+    db: DbOption = None,
+) -> None:
+    """Export every result matching the filters, streamed row by row, by ticker and date."""
+    from stockscan import render, store
+
+    fmt = output_format.strip().lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {output_format!r}: expected one of {', '.join(FORMATS)}")
+    wanted = _tickers(tickers)
+    start, end = _date("--since", since), _date("--until", until)
+    verdicts, score, only_source = _verdicts(verdict), _min_score(min_score), _source(source)
+    to_stdout = output is None or str(output) == "-"
+    with database(db, create=False) as conn:
+        rows = store.iter_results(
+            conn,
+            wanted,
+            since=start,
+            until=end,
+            verdicts=verdicts,
+            min_score=score,
+            source=only_source,
+        )
+        if to_stdout:
+            with _stdout_pipe():
+                render.write_records(rows, fmt, sys.stdout)
+            return
+        assert output is not None
+        with _output_file(output, force=force) as out:
+            count = render.write_records(rows, fmt, out)
+    render.note(f"Exported {count} result{'' if count == 1 else 's'} to {output}.")
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _stdout_pipe() -> Iterator[None]:
+    """A reader that stops early (``| head``) is not an error: stop writing, quietly."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+@contextmanager
+def _output_file(path: Path, *, force: bool) -> Iterator[TextIO]:
+    """Write to a temporary file next to ``path`` and move it into place only when complete,
+    so a failed export never leaves half a file, and never replaces a file without --force."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise UsageError(f"--output {path}: is a directory")
+    if path.exists() and not force:
+        raise UsageError(f"--output {path}: file exists (add --force to overwrite it)")
+    if not path.parent.exists():
+        raise UsageError(f"--output {path}: directory {path.parent} does not exist")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as out:
+            yield out
+        if force:
+            os.replace(temporary, path)
+        else:
+            # link() refuses an existing target: a file created meanwhile is not clobbered.
+            os.link(temporary, path)
+    except FileExistsError:
+        raise UsageError(f"--output {path}: file exists (add --force to overwrite it)") from None
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)

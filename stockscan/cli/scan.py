@@ -1,0 +1,108 @@
+"""``stockscan scan``: analyse the whole watchlist as one job (what cron runs nightly), and
+``stockscan cron``: the crontab line for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from stockscan.cli.analyze import (
+    CapitalOption,
+    DataDirOption,
+    QuietOption,
+    RiskOption,
+    SourceChoice,
+    SourceOption,
+    run_job,
+)
+from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.errors import UsageError
+from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
+
+LogFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-file",
+        help="Also append every line, time-stamped, to this file (for cron).",
+        dir_okay=False,
+    ),
+]
+NSE_TZ = ZoneInfo("Asia/Kolkata")
+
+
+@app.command(
+    epilog="Examples:\n\n  stockscan scan\n\n"
+    "  stockscan scan --quiet --log-file ~/stockscan-scan.log\n\n"
+    "  stockscan scan --source demo --json"
+)
+@handle_errors
+def scan(
+    source: SourceOption = SourceChoice.yahoo,
+    data_dir: DataDirOption = None,
+    capital: CapitalOption = DEFAULT_CAPITAL,
+    risk_pct: RiskOption = DEFAULT_RISK_PCT,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+    log_file: LogFileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Analyse every ticker of the watchlist as one job; unchanged ones are not redone."""
+    from stockscan import store
+
+    with database(db, create=False) as conn:
+        tickers = store.watchlist_tickers(conn)
+    if not tickers:
+        raise UsageError("the watchlist is empty: add tickers with `stockscan watchlist add`")
+    run_job(
+        tickers, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
+        json_output=json_output, quiet=quiet, db=db, skip_unchanged=True, log_file=log_file,
+    )  # fmt: skip
+
+
+@app.command(epilog="Example:\n\n  stockscan cron >> my-crontab && crontab my-crontab")
+@handle_errors
+def cron(
+    at: Annotated[str, typer.Option("--at", help="Time of day in India (IST), HH:MM.")] = "18:30",
+    log_file: LogFileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Print a crontab line for a weekday scan after the NSE close, and explain it."""
+    try:
+        hour, minute = (int(part) for part in at.split(":"))
+        ist = dt.time(hour, minute)
+    except ValueError:
+        raise UsageError(f"--at {at!r}: expected HH:MM, e.g. 18:30") from None
+    database_path = db_path(db).resolve()
+    log = (log_file or database_path.with_name("scan.log")).expanduser().resolve()
+    # cron runs in the machine's time zone: turn IST into it, moving the weekdays if the
+    # scan falls on another calendar day here.
+    today = dt.datetime.now(NSE_TZ).date()
+    local = dt.datetime.combine(today, ist, NSE_TZ).astimezone()
+    days = {-1: "0-4", 0: "1-5", 1: "2-6"}[(local.date() - today).days]
+    line = (
+        f"{local.minute} {local.hour} * * {days} {_executable()} scan --quiet "
+        f"--db {database_path} --log-file {log}"
+    )
+    zone = local.tzname() or "local time"
+    typer.echo(
+        f"# stockscan: scan the watchlist on weekdays at {ist:%H:%M} IST ({local:%H:%M} {zone}"
+        " here), after the NSE close at 15:30 IST.\n"
+        "# Fields: minute hour day-of-month month day-of-week(1-5 = Monday-Friday) command.\n"
+        "# --quiet prints only the summary and failures (cron mails them, if mail is set up);\n"
+        f"# every line also goes, time-stamped, to {log}.\n"
+        "# Exit codes: 0 all analysed, 1 some failed, 3 already running, 4 none analysed,\n"
+        "# 5 database problem, 75 Yahoo unavailable (the job resumes on the next run).\n"
+        f"{line}"
+    )
+
+
+def _executable() -> str:
+    program = Path(sys.argv[0])
+    if program.name == "stockscan":
+        return str(program.resolve())
+    return f"{sys.executable} -m stockscan"

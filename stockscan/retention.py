@@ -1,0 +1,256 @@
+"""Retention: pruning old jobs, old raw data and demo data, and compacting the file.
+
+Every prune counts what it will delete and what the foreign keys will do, then deletes, inside
+one ``BEGIN IMMEDIATE`` transaction: the report is exactly what happened, and a crash leaves
+all of it or none of it. A dry run is the same transaction rolled back, so it reports exactly
+what a real run would do at that moment.
+
+What pruning a job does (also in the README): its stock rows go with it (ON DELETE CASCADE);
+the results it wrote stay, as market facts, with ``job_id`` set to NULL; watchlist rows that
+named it as their last job keep their last result. Running and interrupted jobs are never
+pruned. Demo pruning deletes every demo result with its raw data, and the finished demo jobs
+too, so no stock row is left "succeeded" without its result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stockscan import store
+from stockscan.db import transaction
+from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
+from stockscan.locks import JobLock
+
+
+class JobsRunning(StockscanError):
+    """A live process is running a job; a long exclusive operation would stall it."""
+
+    exit_code = EXIT_ALREADY_RUNNING
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction of a dry run to roll it back."""
+
+
+@dataclass
+class JobPrune:
+    cutoff: str
+    dry_run: bool
+    job_ids: list[int] = field(default_factory=list)
+    details_deleted: int = 0
+    results_unlinked: int = 0
+    watchlist_unlinked: int = 0
+    lock_files_removed: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "finished_before": self.cutoff,
+            "jobs_deleted": len(self.job_ids),
+            "job_ids": self.job_ids,
+            "details_deleted": self.details_deleted,
+            "results_kept_with_job_id_null": self.results_unlinked,
+            "watchlist_last_job_unlinked": self.watchlist_unlinked,
+            "lock_files_removed": self.lock_files_removed,
+        }
+
+
+@dataclass
+class DbPrune:
+    dry_run: bool
+    raw_before: str | None = None
+    raw_results: int = 0
+    raw_bytes: int = 0
+    demo: bool = False
+    demo_results: int = 0
+    demo_raw_bytes: int = 0
+    demo_details_unlinked: int = 0
+    demo_watchlist_unlinked: int = 0
+    demo_jobs: JobPrune | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"dry_run": self.dry_run}
+        if self.raw_before is not None:
+            document["raw"] = {
+                "market_date_before": self.raw_before,
+                "results_pruned": self.raw_results,
+                "raw_bytes_deleted": self.raw_bytes,
+            }
+        if self.demo:
+            jobs = self.demo_jobs.as_json() if self.demo_jobs else {}
+            document["demo"] = {
+                "results_deleted": self.demo_results,
+                "raw_bytes_deleted": self.demo_raw_bytes,
+                "details_unlinked": self.demo_details_unlinked,
+                "watchlist_last_result_unlinked": self.demo_watchlist_unlinked,
+                "jobs_deleted": jobs.get("jobs_deleted", 0),
+                "job_ids": jobs.get("job_ids", []),
+                "job_details_deleted": jobs.get("details_deleted", 0),
+                "watchlist_last_job_unlinked": jobs.get("watchlist_last_job_unlinked", 0),
+                "lock_files_removed": jobs.get("lock_files_removed", 0),
+            }
+        return document
+
+
+@contextmanager
+def _changes(conn: sqlite3.Connection, *, dry_run: bool) -> Iterator[None]:
+    """One write transaction; rolled back at the end when ``dry_run``."""
+    try:
+        with transaction(conn):
+            yield
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _check_days(option: str, days: int) -> None:
+    if days < 0:
+        raise UsageError(f"{option} {days}: must be 0 or more days")
+
+
+def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
+    """Running jobs whose owner process is alive (it holds the job's flock)."""
+    live = []
+    for job in store.running_jobs(conn):
+        with JobLock(db_path, job["id"]) as probe:
+            if not probe.try_acquire():
+                live.append(job)
+    return live
+
+
+def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) -> None:
+    live = live_jobs(conn, db_path)
+    if live:
+        job = live[0]
+        raise JobsRunning(
+            f"job {job['id']} is running (pid {job['owner_pid']} on {job['owner_host']}); "
+            f"{what} would make it wait for the database: try again when it has finished"
+        )
+
+
+def _remove_lock_files(db_path: Path, job_ids: list[int]) -> int:
+    """Lock files of deleted jobs. Only after COMMIT: a job's lock file must exist as long as
+    the job does (stockscan.locks)."""
+    removed = 0
+    for job_id in job_ids:
+        path = JobLock(db_path, job_id).path
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _prune_jobs_in_transaction(conn: sqlite3.Connection, report: JobPrune, ids: list[int]) -> None:
+    effects = store.job_prune_effects(conn, ids)
+    report.job_ids = ids
+    report.details_deleted = effects["details_deleted"]
+    report.results_unlinked = effects["results_unlinked"]
+    report.watchlist_unlinked = effects["watchlist_unlinked"]
+    store.delete_jobs(conn, ids)
+
+
+def prune_jobs(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    *,
+    older_than_days: int,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+) -> JobPrune:
+    """Delete finished jobs that finished more than ``older_than_days`` days ago."""
+    _check_days("--older-than", older_than_days)
+    cutoff = ((now or _now()) - dt.timedelta(days=older_than_days)).isoformat(
+        timespec="milliseconds"
+    )
+    report = JobPrune(cutoff=cutoff, dry_run=dry_run)
+    with _changes(conn, dry_run=dry_run):
+        ids = store.terminal_jobs(conn, finished_before=cutoff)
+        _prune_jobs_in_transaction(conn, report, ids)
+    if not dry_run:
+        report.lock_files_removed = _remove_lock_files(db_path, report.job_ids)
+    return report
+
+
+def prune_db(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    *,
+    raw_older_than_days: int | None = None,
+    demo: bool = False,
+    dry_run: bool = False,
+    today: dt.date | None = None,
+) -> DbPrune:
+    """Drop the raw data of results whose market date is older than ``raw_older_than_days``
+    days (the results stay), and/or delete every demo result and finished demo job."""
+    if raw_older_than_days is None and not demo:
+        raise UsageError("nothing to prune: give --raw-older-than DAYS and/or --demo")
+    if raw_older_than_days is not None:
+        _check_days("--raw-older-than", raw_older_than_days)
+    # Pruning a million raw rows holds the write lock for seconds: a running scan would stall.
+    _refuse_while_running(conn, db_path, "pruning")
+    report = DbPrune(dry_run=dry_run, demo=demo)
+    if demo:
+        active = store.active_jobs(conn, source="demo")
+        if active:
+            ids = ", ".join(str(job["id"]) for job in active)
+            raise UsageError(
+                f"demo job(s) {ids} not finished: their stocks would be left without results; "
+                f"finish them first (`stockscan jobs resume ID`)"
+            )
+    pruned_at = _now().isoformat(timespec="seconds")
+    with _changes(conn, dry_run=dry_run):
+        if demo:
+            # The finished demo jobs first: their stock rows go with them, so no stock is left
+            # "succeeded" pointing at a result that no longer exists.
+            jobs = JobPrune(cutoff=pruned_at, dry_run=dry_run)
+            _prune_jobs_in_transaction(conn, jobs, store.terminal_jobs(conn, source="demo"))
+            report.demo_jobs = jobs
+            effects = store.demo_prune_effects(conn)
+            report.demo_results = effects["results_deleted"]
+            report.demo_raw_bytes = effects["raw_bytes_deleted"]
+            report.demo_details_unlinked = effects["details_unlinked"]
+            report.demo_watchlist_unlinked = effects["watchlist_unlinked"]
+            store.delete_demo_results(conn)
+        if raw_older_than_days is not None:
+            before = (today or _now().date()) - dt.timedelta(days=raw_older_than_days)
+            report.raw_before = before.isoformat()
+            raw = store.raw_prune_effects(conn, report.raw_before)
+            report.raw_results = raw["results"]
+            report.raw_bytes = raw["raw_bytes_deleted"]
+            store.prune_raw(conn, report.raw_before, pruned_at)
+    if report.demo_jobs is not None and not dry_run:
+        report.demo_jobs.lock_files_removed = _remove_lock_files(db_path, report.demo_jobs.job_ids)
+    return report
+
+
+def file_bytes(db_path: Path) -> int:
+    """The database file and its WAL, as the disk sees them."""
+    wal = db_path.with_name(db_path.name + "-wal")
+    return sum(p.stat().st_size for p in (db_path, wal) if p.exists())
+
+
+def vacuum(conn: sqlite3.Connection, db_path: Path) -> dict[str, int]:
+    """Rebuild the file to give free pages back to the disk; returns sizes before and after."""
+    _refuse_while_running(conn, db_path, "vacuum")
+    before = file_bytes(db_path)
+    free = store.storage(conn)
+    store.vacuum(conn)
+    return {
+        "bytes_before": before,
+        "bytes_after": file_bytes(db_path),
+        "free_pages_before": free["free_pages"],
+        "page_size": free["page_size"],
+    }
