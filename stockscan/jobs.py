@@ -10,11 +10,9 @@ succeeded is redone when the job is resumed, by the same command or ``jobs resum
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,6 +103,8 @@ class JobRequest:
             "run_date": run_date,
         }
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+        import hashlib  # here, not at the top: read commands import this module and never hash
+
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -170,7 +170,7 @@ def run(
     source = source or get_source(request.source, _path(request.data_dir))
     run_date = last_weekday().isoformat()
     key = request.key(run_date, SCORING_VERSION)
-    pid, host = os.getpid(), socket.gethostname()
+    pid, host = os.getpid(), _hostname()
     lock: JobLock | None = None
     try:
         with transaction(conn):
@@ -235,9 +235,7 @@ def resume(
                 skip_unchanged=params.get("skip_unchanged", False),
             )
             try:
-                store.adopt_job(
-                    conn, job_id, owner_pid=os.getpid(), owner_host=socket.gethostname()
-                )
+                store.adopt_job(conn, job_id, owner_pid=os.getpid(), owner_host=_hostname())
             except sqlite3.IntegrityError:
                 # A finished job made active again would clash with a newer active job for
                 # the same request (idx_jobs_active_request).
@@ -253,6 +251,12 @@ def resume(
         return _work(conn, job_id, request, source, reporter, resumed=True)
     finally:
         lock.release()
+
+
+def _hostname() -> str:
+    import socket  # only jobs that run need it; read commands import this module too
+
+    return socket.gethostname()
 
 
 def _path(data_dir: str | None) -> Path | None:

@@ -65,7 +65,10 @@ def note(message: str) -> None:
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    """One JSON document on one line. No indent: with one, Python's json falls back from its
+    C encoder to pure Python, three times slower on a 2,000-row listing (pipe to `jq` to
+    read it)."""
+    sys.stdout.write(json.dumps(document, default=str, separators=(",", ":")) + "\n")
 
 
 def _cells(*values: str) -> list[Text]:

@@ -958,10 +958,10 @@ def watchlist_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     one primary-key lookup per row, never a scan of the results."""
     return _dicts(
         conn.execute(
-            "SELECT w.ticker, w.name, w.added_at, w.last_job_id, w.last_result_id,"
-            " w.last_analyzed_at, w.analysis_status, r.analysis_date, r.score, r.verdict,"
-            " r.side, r.close, r.entry, r.stop, r.target, r.analysis_source,"
-            " r.status AS result_status"
+            # Only what the listing shows: at 2,000 rows, each column costs Python time.
+            "SELECT w.ticker, w.name, w.last_job_id, w.last_result_id, w.last_analyzed_at,"
+            " w.analysis_status, r.analysis_date, r.score, r.verdict, r.side, r.entry, r.stop,"
+            " r.target, r.analysis_source"
             " FROM watchlist AS w LEFT JOIN analysis_results AS r ON r.id = w.last_result_id"
             " ORDER BY w.id"
         )

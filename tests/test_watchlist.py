@@ -105,8 +105,21 @@ def test_scan_links_the_watchlist_and_skips_what_has_no_new_bars(
     assert run_cli("watchlist", "add", "TCS.NS", "INFY.NS").returncode == 0
     first = run_cli("scan", "--source", "demo", "--log-file", str(log))
     assert first.returncode == 0, first.stderr
+    assert "\x1b[" not in first.stdout + first.stderr  # not a terminal: no ANSI codes
+    results_before = (
+        sqlite3.connect(db_path)
+        .execute("SELECT id, updated_at, score FROM analysis_results ORDER BY id")
+        .fetchall()
+    )
     second = run_cli("scan", "--source", "demo", "--quiet", "--log-file", str(log))
     assert second.returncode == 0
+    # the same market date: no new result rows, and none rewritten
+    assert (
+        sqlite3.connect(db_path)
+        .execute("SELECT id, updated_at, score FROM analysis_results ORDER BY id")
+        .fetchall()
+        == results_before
+    )
     assert "2 unchanged: no new bars since" in second.stdout
     assert "TCS.NS" not in second.stdout.split("Job 2")[0]  # --quiet: no per-stock lines
     lines = log.read_text().splitlines()
@@ -143,12 +156,22 @@ def test_watchlist_list_marks_stale_rows(conn: sqlite3.Connection, db_path: Path
     assert "2026-11-20 (stale)" in out
 
 
+CRON_ENTRY = re.compile(
+    r"(?P<minute>[0-5]?\d) (?P<hour>1?\d|2[0-3]) \* \* (?P<days>[0-6]-[0-6]) (?P<command>/\S+.*)"
+)
+
+
 def test_cron_line(db_path: Path) -> None:
     code, out, _ = invoke("cron", "--at", "18:30")
     assert code == 0
-    line = out.strip().splitlines()[-1]
-    fields = line.split()
-    assert fields[2:5] == ["*", "*", fields[4]] and fields[4] in ("0-4", "1-5", "2-6")
+    lines = out.strip().splitlines()
+    # every line is a crontab comment or the entry: five time fields and an absolute command
+    assert all(line.startswith("#") for line in lines[:-1])
+    line = lines[-1]
+    entry = CRON_ENTRY.fullmatch(line)
+    assert entry is not None, line
+    assert entry["days"] in ("0-4", "1-5", "2-6")
+    assert Path(entry["command"].split()[0]).is_absolute()
     assert f"--db {db_path.resolve()}" in line and "scan --quiet" in line
     assert "--log-file " + str(db_path.resolve().with_name("scan.log")) in line
     assert "15:30 IST" in out and "Exit codes" in out

@@ -7,7 +7,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -32,7 +31,7 @@ LogFileOption = Annotated[
         dir_okay=False,
     ),
 ]
-NSE_TZ = ZoneInfo("Asia/Kolkata")
+NSE_TZ = "Asia/Kolkata"
 
 
 @app.command(
@@ -81,8 +80,11 @@ def cron(
     log = (log_file or database_path.with_name("scan.log")).expanduser().resolve()
     # cron runs in the machine's time zone: turn IST into it, moving the weekdays if the
     # scan falls on another calendar day here.
-    today = dt.datetime.now(NSE_TZ).date()
-    local = dt.datetime.combine(today, ist, NSE_TZ).astimezone()
+    from zoneinfo import ZoneInfo
+
+    nse = ZoneInfo(NSE_TZ)
+    today = dt.datetime.now(nse).date()
+    local = dt.datetime.combine(today, ist, nse).astimezone()
     days = {-1: "0-4", 0: "1-5", 1: "2-6"}[(local.date() - today).days]
     line = (
         f"{local.minute} {local.hour} * * {days} {_executable()} scan --quiet "

@@ -75,8 +75,9 @@ def remove(tickers: TickersArgument, db: DbOption = None) -> None:
 def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
     """Show each followed ticker with its latest score, verdict and trade plan."""
     from stockscan import render, store
+    from stockscan.db import snapshot
 
-    with database(db, create=False) as conn:
+    with database(db, create=False) as conn, snapshot(conn):
         rows = store.watchlist_rows(conn)
         newest = store.newest_market_date(conn)
     for row in rows:
