@@ -334,6 +334,11 @@ def _work(
                 reporter.stock_started(stock.ticker)
                 outcome = _process_stock(conn, job_id, stock, source, request)
                 reporter.stock_finished(outcome)
+            # Inside the try: a Ctrl-C between the last stock and this commit must still leave
+            # the job marked interrupted, not running under a dead owner.
+            checkpoint("finishing", 0)
+            with transaction(conn):
+                finished = store.finish_job(conn, job_id)
         except KeyboardInterrupt:
             with _signals_ignored(), transaction(conn):
                 store.interrupt_job(conn, job_id, "interrupted by Ctrl-C or SIGTERM")
@@ -348,8 +353,6 @@ def _work(
                 f"{exc}; job {job_id} stopped early and is resumable: "
                 f"`stockscan jobs resume {job_id}`"
             ) from exc
-    with transaction(conn):
-        finished = store.finish_job(conn, job_id)
     return JobOutcome(finished, store.job_stocks(conn, job_id))
 
 

@@ -110,7 +110,8 @@ def adopt_job(conn: sqlite3.Connection, job_id: int, *, owner_pid: int, owner_ho
 
 
 def interrupt_job(conn: sqlite3.Connection, job_id: int, message: str) -> None:
-    """Leave a job resumable: status interrupted, its running stock back to pending."""
+    """Leave a job resumable: status interrupted, its running stock back to pending. A job
+    that has already finished stays as it is (the interrupt came after its last commit)."""
     conn.execute(
         "UPDATE analysis_jobs_details SET status = 'pending', finished_at = NULL"
         " WHERE job_id = ? AND status = 'running'",
@@ -118,7 +119,7 @@ def interrupt_job(conn: sqlite3.Connection, job_id: int, message: str) -> None:
     )
     conn.execute(
         "UPDATE analysis_jobs SET status = 'interrupted', message = ?, finished_at = ?"
-        " WHERE id = ?",
+        " WHERE id = ? AND status IN ('running', 'interrupted')",
         (message, now_iso(), job_id),
     )
 

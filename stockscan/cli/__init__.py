@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from stockscan.cli import (  # noqa: F401  (registers the commands)
     analyze,
     changes,
@@ -18,7 +20,14 @@ from stockscan.cli.app import app
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The command is over and its work committed: a Ctrl-C or SIGTERM landing while the
+        # interpreter shuts down must not kill it before stdout is flushed, losing the
+        # summary and turning a finished run into a "killed by signal" exit status.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 __all__ = ["app", "main"]

@@ -79,7 +79,7 @@ def install(config: dict[str, Any]) -> None:
 
         def checkpoint(name: str, position: int) -> None:
             if name == crash["checkpoint"] and position == crash["position"]:
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), getattr(signal, crash.get("signal", "SIGKILL")))
 
         stockscan.jobs.checkpoint = checkpoint  # type: ignore[assignment]
 
@@ -122,9 +122,10 @@ def install(config: dict[str, Any]) -> None:
 
 def main() -> None:
     install(json.loads(os.environ.get("STOCKSCAN_HARNESS", "{}")))
-    from stockscan.cli import app
+    from stockscan.cli import main as stockscan_main
 
-    app(prog_name="stockscan")
+    sys.argv[0] = "stockscan"
+    stockscan_main()
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def soak(
         elif code in (-signal.SIGINT, -signal.SIGTERM):
             # Python restores the default handlers while it shuts down: a signal landing
             # there ends the process silently, after the job had finished.
-            assert " succeeded: " in out and not err, (out, err)
+            assert " succeeded: " in out and not err, (code, out[-300:], err)
         else:
             assert code in (0, -signal.SIGKILL), (code, err)
         outcomes[f"{signal.Signals(sig).name}->{code}"] += 1

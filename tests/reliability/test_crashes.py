@@ -135,3 +135,24 @@ def test_bad_frames_are_recorded_not_fatal(db_path: Path) -> None:
     )  # fmt: skip
     assert kind == "bad_data" and "NaN" in message
     oracle(db_path)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_a_signal_after_the_last_stock_before_the_job_is_closed(
+    db_path: Path, clean: dict[str, list[tuple[object, ...]]], sig: str
+) -> None:
+    crash = {"source": {}, "crash": {"checkpoint": "finishing", "position": 0, "signal": sig}}
+    stopped = harness("analyze", "--source", "demo", *THREE, config=crash)
+    oracle(db_path)
+    if sig == "SIGKILL":
+        assert stopped.returncode == -signal.SIGKILL
+        assert one(db_path, "SELECT status FROM analysis_jobs")[0] == "running"
+    else:
+        assert stopped.returncode == 130, (stopped.returncode, stopped.stderr)
+        assert stopped.stderr.startswith("Error: interrupted; job 1 is left resumable")
+        assert one(db_path, "SELECT status FROM analysis_jobs")[0] == "interrupted"
+    again = harness("analyze", "--source", "demo", *THREE, config=SOURCE)
+    assert again.returncode == 0 and again.stdout.startswith("Resuming job 1: 0 of 3")
+    assert one(db_path, "SELECT status FROM analysis_jobs")[0] == "succeeded"
+    assert facts(db_path) == clean["three"]
+    oracle(db_path)
