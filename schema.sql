@@ -71,12 +71,37 @@ CREATE TABLE analysis_results (
     bars_used         INTEGER,
     created_at        TEXT    NOT NULL,
     updated_at        TEXT    NOT NULL,
-    legacy_result_id  INTEGER,
+    legacy_result_id  INTEGER, fetched_at TEXT, source_version TEXT, auto_adjust INTEGER CHECK (auto_adjust IN (0, 1)),
     CONSTRAINT ck_results_native_or_legacy CHECK (
         (legacy_result_id IS NULL AND scoring_version <> 'legacy'
          AND analysis_source <> 'unknown' AND close IS NOT NULL AND bars_used IS NOT NULL)
         OR (legacy_result_id IS NOT NULL AND scoring_version = 'legacy'))
 );
+
+CREATE TABLE price_bars (
+    source       TEXT    NOT NULL,
+    ticker       TEXT    NOT NULL,
+    auto_adjust  INTEGER NOT NULL CHECK (auto_adjust IN (0, 1)),
+    market_date  TEXT    NOT NULL
+                 CHECK (market_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    open         REAL    NOT NULL,
+    high         REAL    NOT NULL,
+    low          REAL    NOT NULL,
+    close        REAL    NOT NULL,
+    volume       REAL    NOT NULL,
+    PRIMARY KEY (source, ticker, auto_adjust, market_date)
+) WITHOUT ROWID;
+
+CREATE TABLE price_fetches (
+    source          TEXT    NOT NULL,
+    ticker          TEXT    NOT NULL,
+    auto_adjust     INTEGER NOT NULL CHECK (auto_adjust IN (0, 1)),
+    fetched_at      TEXT    NOT NULL,
+    newest_date     TEXT    NOT NULL,
+    exchange_tz     TEXT,
+    source_version  TEXT,
+    PRIMARY KEY (source, ticker, auto_adjust)
+) WITHOUT ROWID;
 
 CREATE TABLE watchlist (
     id                INTEGER PRIMARY KEY,

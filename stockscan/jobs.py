@@ -166,8 +166,9 @@ def run(
     """Run ``request`` as a job: a new one, or the same request's job whose owner died."""
     from stockscan.analysis import SCORING_VERSION
     from stockscan.sources import get_source
+    from stockscan.sources.cache import PriceCache
 
-    source = source or get_source(request.source, _path(request.data_dir))
+    source = source or get_source(request.source, _path(request.data_dir), cache=PriceCache(conn))
     run_date = last_weekday().isoformat()
     key = request.key(run_date, SCORING_VERSION)
     pid, host = os.getpid(), _hostname()
@@ -246,8 +247,11 @@ def resume(
                     other["id"], other["owner_pid"], other["owner_host"]
                 ) from None
         from stockscan.sources import get_source
+        from stockscan.sources.cache import PriceCache
 
-        source = source or get_source(request.source, _path(request.data_dir))
+        source = source or get_source(
+            request.source, _path(request.data_dir), cache=PriceCache(conn)
+        )
         return _work(conn, job_id, request, source, reporter, resumed=True)
     finally:
         lock.release()
@@ -364,6 +368,7 @@ def _process_stock(
     request: JobRequest,
 ) -> StockOutcome:
     from stockscan.analysis import analyze, position_size
+    from stockscan.sources import provenance_of
 
     detail_id, ticker, position = stock.detail_id, stock.ticker, stock.position
     if stock.attempts >= MAX_STOCK_ATTEMPTS:
@@ -383,6 +388,7 @@ def _process_stock(
     checkpoint("started", position)
     try:
         bars = source.fetch(ticker)
+        provenance = provenance_of(source, ticker)
         checkpoint("fetched", position)
         if request.skip_unchanged:
             kept = _keep_unchanged(conn, job_id, stock, source.name, bars, request)
@@ -409,6 +415,9 @@ def _process_stock(
                 analysis=analysis,
                 raw_payload=raw_payload,
                 quantity=quantity,
+                fetched_at=provenance.fetched_at,
+                source_version=provenance.source_version,
+                auto_adjust=provenance.auto_adjust,
             )
             checkpoint("written", position)
         checkpoint("committed", position)

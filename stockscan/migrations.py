@@ -361,6 +361,59 @@ CREATE INDEX IF NOT EXISTS idx_results_date ON analysis_results (analysis_date);
     )
 
 
+@migration
+def m005_price_cache(conn: sqlite3.Connection) -> None:
+    execute_script(
+        conn,
+        """
+-- One complete daily bar of one ticker from one source, as that source adjusted it. A bar is
+-- cached only once final (the exchange closed that day), so a cached bar never moves unless the
+-- provider re-adjusts history (a split or dividend), which a refetch detects and replaces.
+-- source: the source that produced the bar ('yahoo'; demo and csv are not cached).
+-- auto_adjust: 1 when OHLC are split/dividend adjusted (yfinance auto_adjust=True), else 0;
+-- part of the key, because the two series of one ticker differ.
+-- market_date: the exchange-local date of the bar (YYYY-MM-DD). volume: 0 when missing.
+CREATE TABLE price_bars (
+    source       TEXT    NOT NULL,
+    ticker       TEXT    NOT NULL,
+    auto_adjust  INTEGER NOT NULL CHECK (auto_adjust IN (0, 1)),
+    market_date  TEXT    NOT NULL
+                 CHECK (market_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    open         REAL    NOT NULL,
+    high         REAL    NOT NULL,
+    low          REAL    NOT NULL,
+    close        REAL    NOT NULL,
+    volume       REAL    NOT NULL,
+    PRIMARY KEY (source, ticker, auto_adjust, market_date)
+) WITHOUT ROWID;
+
+-- The last successful fetch of one ticker's series: what decides whether a run needs the
+-- network at all. fetched_at: ISO-8601 UTC time of that fetch. newest_date: market date of
+-- the newest cached bar. exchange_tz: the exchange's time zone as the provider reported it
+-- (e.g. Asia/Kolkata), so "the exchange has closed since" can be answered without a request.
+-- source_version: the library that fetched it (e.g. 'yfinance 1.7.0').
+CREATE TABLE price_fetches (
+    source          TEXT    NOT NULL,
+    ticker          TEXT    NOT NULL,
+    auto_adjust     INTEGER NOT NULL CHECK (auto_adjust IN (0, 1)),
+    fetched_at      TEXT    NOT NULL,
+    newest_date     TEXT    NOT NULL,
+    exchange_tz     TEXT,
+    source_version  TEXT,
+    PRIMARY KEY (source, ticker, auto_adjust)
+) WITHOUT ROWID;
+
+-- Provenance of a result's bars. fetched_at: when the source fetched them (ISO-8601 UTC; for
+-- bars served from the price cache, its ticker's last fetch). source_version: the library that did
+-- (e.g. 'yfinance 1.7.0'). auto_adjust: 1/0 for yahoo's adjustment choice. NULL for demo and
+-- csv where a field does not apply, and on every row from before this migration: unknown.
+ALTER TABLE analysis_results ADD COLUMN fetched_at TEXT;
+ALTER TABLE analysis_results ADD COLUMN source_version TEXT;
+ALTER TABLE analysis_results ADD COLUMN auto_adjust INTEGER CHECK (auto_adjust IN (0, 1));
+""",
+    )
+
+
 def _ensure_table(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations ( name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -468,6 +468,10 @@ def result_document(row: dict[str, Any]) -> dict[str, Any]:
             "last_bar_complete": row["status"] == "complete",
             "scoring_version": row["scoring_version"],
             "bars_used": row["bars_used"],
+            # NULL on results from before migration m005 (unknown) and where not applicable.
+            "fetched_at": row.get("fetched_at"),
+            "source_version": row.get("source_version"),
+            "auto_adjust": None if row.get("auto_adjust") is None else bool(row["auto_adjust"]),
             "created_at": row["created_at"],
             "updated_at": row["updated_at"],
             "raw_data": "pruned" if pruned_at else "present" if payload is not None else "missing",
@@ -537,6 +541,9 @@ def result_detail(doc: dict[str, Any]) -> None:
         else "  job          pruned",
         f"  market date  {p['market_date']}, last bar "
         + ("complete" if p["last_bar_complete"] else "still moving (partial)"),
+        f"  fetched      {p['fetched_at'] or 'unknown'}"
+        + (f" by {p['source_version']}" if p["source_version"] else "")
+        + ("" if p["auto_adjust"] is None else f", auto_adjust={p['auto_adjust']}"),
         f"  scoring      version {p['scoring_version']}, {p['bars_used'] or '?'} bars",
         f"  written      {p['created_at']}, updated {p['updated_at']}",
         f"  raw data     {raw}",

@@ -261,6 +261,9 @@ def save_result(
     analysis: Analysis,
     raw_payload: str,
     quantity: int,
+    fetched_at: str | None = None,
+    source_version: str | None = None,
+    auto_adjust: bool | None = None,
 ) -> tuple[int | None, str | None]:
     """Upsert the result and its raw data and mark the stock succeeded; or skip it.
 
@@ -273,15 +276,16 @@ def save_result(
     row = conn.execute(
         "INSERT INTO analysis_results (job_id, ticker, analysis_date, status, score, verdict,"
         " side, close, entry, stop, target, reward_risk, analysis_source, scoring_version,"
-        " bars_used, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " bars_used, created_at, updated_at, fetched_at, source_version, auto_adjust)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (ticker, analysis_date) DO UPDATE SET"
         " job_id = excluded.job_id, status = excluded.status, score = excluded.score,"
         " verdict = excluded.verdict, side = excluded.side, close = excluded.close,"
         " entry = excluded.entry, stop = excluded.stop, target = excluded.target,"
         " reward_risk = excluded.reward_risk, analysis_source = excluded.analysis_source,"
         " scoring_version = excluded.scoring_version, bars_used = excluded.bars_used,"
-        " updated_at = excluded.updated_at,"
+        " updated_at = excluded.updated_at, fetched_at = excluded.fetched_at,"
+        " source_version = excluded.source_version, auto_adjust = excluded.auto_adjust,"
         # A result imported from the old system becomes stockscan's own once re-analysed.
         " legacy_result_id = NULL"
         " WHERE NOT (excluded.analysis_source = 'demo'"
@@ -305,6 +309,9 @@ def save_result(
             analysis.bars_used,
             now,
             now,
+            fetched_at,
+            source_version,
+            None if auto_adjust is None else int(auto_adjust),
         ),
     ).fetchone()
     if row is None:
@@ -515,6 +522,7 @@ def detail_query(ticker: str, *, as_of: str | None = None) -> tuple[str, list[An
     wrote it with that job's quantity for this ticker."""
     sql = (
         f"SELECT {_SELECT_RESULT}, raw.payload AS raw_payload, d.quantity,"
+        " r.fetched_at, r.source_version, r.auto_adjust,"
         " j.status AS job_status, j.params AS job_params"
         " FROM analysis_results AS r"
         " LEFT JOIN analysis_raw_data AS raw ON raw.result_id = r.id"
@@ -1043,3 +1051,87 @@ def check(conn: sqlite3.Connection) -> dict[str, list[Any]]:
         "integrity": [] if integrity == ["ok"] else integrity,
         "foreign_keys": [list(row) for row in conn.execute("PRAGMA foreign_key_check")],
     }
+
+
+# --- price cache ----------------------------------------------------------------------------
+# Daily bars cached per (source, ticker, auto_adjust) by stockscan.sources.cache. Callers wrap
+# every write in transaction(); replace_price_bars and merge_price_bars also record the fetch,
+# so the bars and "when were they fetched" can never disagree after a crash.
+
+PriceBarRow = tuple[str, float, float, float, float, float]  # market_date, OHLC, volume
+
+
+def price_fetch(
+    conn: sqlite3.Connection, source: str, ticker: str, auto_adjust: bool
+) -> dict[str, Any] | None:
+    return _one(
+        conn.execute(
+            "SELECT fetched_at, newest_date, exchange_tz, source_version FROM price_fetches"
+            " WHERE source = ? AND ticker = ? AND auto_adjust = ?",
+            (source, ticker, int(auto_adjust)),
+        )
+    )
+
+
+def price_bars(
+    conn: sqlite3.Connection, source: str, ticker: str, auto_adjust: bool, *, since: str = ""
+) -> list[PriceBarRow]:
+    """Cached bars from ``since`` on (all when empty), oldest first."""
+    rows: list[PriceBarRow] = conn.execute(
+        "SELECT market_date, open, high, low, close, volume FROM price_bars"
+        " WHERE source = ? AND ticker = ? AND auto_adjust = ? AND market_date >= ?"
+        " ORDER BY market_date",
+        (source, ticker, int(auto_adjust), since),
+    ).fetchall()
+    return rows
+
+
+def merge_price_bars(
+    conn: sqlite3.Connection,
+    source: str,
+    ticker: str,
+    auto_adjust: bool,
+    rows: Sequence[PriceBarRow],
+    *,
+    fetched_at: str,
+    exchange_tz: str | None,
+    source_version: str | None,
+    replace: bool = False,
+) -> None:
+    """Upsert ``rows`` (after deleting the ticker's cached bars when ``replace``) and record
+    the fetch. The newest date recorded is the newest bar cached, whatever ``rows`` holds."""
+    key = (source, ticker, int(auto_adjust))
+    if replace:
+        conn.execute(
+            "DELETE FROM price_bars WHERE source = ? AND ticker = ? AND auto_adjust = ?", key
+        )
+    conn.executemany(
+        "INSERT INTO price_bars (source, ticker, auto_adjust, market_date, open, high, low,"
+        " close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (source, ticker, auto_adjust, market_date) DO UPDATE SET"
+        " open = excluded.open, high = excluded.high, low = excluded.low,"
+        " close = excluded.close, volume = excluded.volume",
+        [(*key, *row) for row in rows],
+    )
+    newest = conn.execute(
+        "SELECT max(market_date) FROM price_bars WHERE source = ? AND ticker = ?"
+        " AND auto_adjust = ?",
+        key,
+    ).fetchone()[0]
+    if newest is None:
+        return
+    conn.execute(
+        "INSERT INTO price_fetches (source, ticker, auto_adjust, fetched_at, newest_date,"
+        " exchange_tz, source_version) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (source, ticker, auto_adjust) DO UPDATE SET"
+        " fetched_at = excluded.fetched_at, newest_date = excluded.newest_date,"
+        " exchange_tz = excluded.exchange_tz, source_version = excluded.source_version",
+        (*key, fetched_at, newest, exchange_tz, source_version),
+    )
+
+
+def price_cache_size(conn: sqlite3.Connection) -> dict[str, int]:
+    """What `db info` shows: cached bars and the tickers they belong to."""
+    bars = int(conn.execute("SELECT count(*) FROM price_bars").fetchone()[0])
+    tickers = int(conn.execute("SELECT count(*) FROM price_fetches").fetchone()[0])
+    return {"bars": bars, "tickers": tickers}

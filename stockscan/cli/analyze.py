@@ -113,6 +113,7 @@ def run_job(
     """What analyze and scan share: build the request, run the job, show it, exit."""
     from stockscan import jobs
     from stockscan.sources import get_source
+    from stockscan.sources.cache import PriceCache
 
     request = jobs.JobRequest(
         tickers=tuple(tickers),
@@ -122,10 +123,12 @@ def run_job(
         data_dir=str(data_dir.resolve()) if data_dir else None,
         skip_unchanged=skip_unchanged,
     )
-    price_source = get_source(request.source, data_dir)
+    get_source(request.source, data_dir)  # a usage error exits 2 before the database opens
     reporter = _reporter(json_output, quiet, request.source, log_file)
     try:
         with database(db) as conn:
+            # The price cache lives in the job's database (stockscan.sources.cache).
+            price_source = get_source(request.source, data_dir, cache=PriceCache(conn))
             outcome = jobs.run(conn, db_path(db), request, reporter, source=price_source)
     finally:
         reporter.close()

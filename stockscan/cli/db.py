@@ -25,12 +25,14 @@ def info(json_output: JsonOption = False, db: DbOption = None) -> None:
     with database(db, create=False) as conn:
         versions = applied(conn)
         counts = store.table_counts(conn)
+        price_cache = store.price_cache_size(conn)
     size = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
     document = {
         "path": str(path),
         "schema_version": len(versions),
         "migrations": versions,
         "rows": counts,
+        "price_cache": price_cache,
         "size_bytes": size,
     }
     if json_output:
@@ -41,6 +43,10 @@ def info(json_output: JsonOption = False, db: DbOption = None) -> None:
     render.stdout.print(f"size            {size / 1024:.1f} KiB", markup=False)
     for table, count in counts.items():
         render.stdout.print(f"  {table:<22} {count:>10}", markup=False)
+    render.stdout.print(
+        f"price cache     {price_cache['bars']} bars of {price_cache['tickers']} tickers",
+        markup=False,
+    )
 
 
 @db_app.command("check", epilog="Example:\n\n  stockscan db check --db ~/scans/nightly.db")

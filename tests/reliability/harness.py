@@ -72,7 +72,7 @@ def install(config: dict[str, Any]) -> None:
 
     if "source" in config:
         fake = FakeSource(config["source"])
-        stockscan.sources.get_source = lambda name, data_dir=None: fake  # type: ignore[assignment]
+        stockscan.sources.get_source = lambda name, data_dir=None, **_: fake  # type: ignore[assignment]
 
     crash = config.get("crash")
     if crash:

@@ -1,0 +1,148 @@
+"""Requests and wall time of a nightly Yahoo scan with the price cache: cold, same-day, next-day.
+
+Runs the real job loop and Yahoo source in-process against a fake ``yfinance.Ticker`` whose every
+``history()`` call sleeps ``--latency-ms`` × ``--scale`` (scale < 1 keeps the bench short).
+Prints one JSON object: per scenario the requests issued, the bars they returned, the measured
+wall time and the projected wall time at the full latency (measured time with each request's
+scaled sleep replaced by the full one).
+
+Target (issue 4): cold = one request per ticker, same-day = none, next-day = one small request
+per ticker.
+Usage: python bench/fetch.py [--tickers 500] [--latency-ms 300] [--scale 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+IST = "Asia/Kolkata"
+EPOCH = pd.Timestamp("2025-01-01")
+FRIDAY, MONDAY = "2026-11-27", "2026-11-30"
+
+
+def ist(day: str, hour: int) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T{hour:02d}:00+05:30").astimezone(dt.UTC)
+
+
+def market_frame(end: str, scale: float) -> pd.DataFrame:
+    """Shaped like ``Ticker.history(auto_adjust=True)``: tz-aware local index, plain columns."""
+    index = pd.bdate_range(start="2025-01-01", end=end, tz=IST, name="Date")
+    days = np.asarray((index.tz_localize(None) - EPOCH).days, dtype="float64")
+    close = (100 + 0.05 * days + 3 * np.sin(days / 9)) * scale
+    return pd.DataFrame(
+        {
+            "Open": close - 0.5,
+            "High": close + 1,
+            "Low": close - 1,
+            "Close": close,
+            "Volume": np.full(len(index), 1000, dtype="int64"),
+            "Dividends": 0.0,
+            "Stock Splits": 0.0,
+        },
+        index=index,
+    )
+
+
+class FakeYahoo:
+    """Stands in for ``yfinance.Ticker``; counts requests and the bars they return."""
+
+    def __init__(self, sleep_s: float) -> None:
+        self.sleep_s = sleep_s
+        self.frames: dict[str, pd.DataFrame] = {}
+        self.requests = 0
+        self.bars = 0
+
+    def __call__(self, ticker: str) -> Any:
+        market = self
+
+        class Ticker:
+            def history(self, **kwargs: Any) -> pd.DataFrame:
+                time.sleep(market.sleep_s)
+                frame = market.frames[ticker]
+                if "start" in kwargs:
+                    frame = frame[frame.index >= pd.Timestamp(kwargs["start"]).tz_localize(IST)]
+                market.requests += 1
+                market.bars += len(frame)
+                return frame
+
+        return Ticker()
+
+
+def scan(db: Path, tickers: list[str], fake: FakeYahoo, now: dt.datetime) -> dict[str, Any]:
+    from stockscan import jobs
+    from stockscan.db import open_db
+    from stockscan.sources.cache import PriceCache
+    from stockscan.sources.yahoo import YahooSource
+
+    fake.requests = fake.bars = 0
+    conn = open_db(db)
+    try:
+        source = YahooSource(cache=PriceCache(conn), now=lambda: now, sleep=lambda s: None)
+        request = jobs.JobRequest(tickers=tuple(tickers), source="yahoo")
+        start = time.perf_counter()
+        outcome = jobs.run(conn, db, request, jobs.SilentReporter(), source=source)
+        elapsed = time.perf_counter() - start
+    finally:
+        conn.close()
+    return {
+        "requests": fake.requests,
+        "bars_returned": fake.bars,
+        "succeeded": outcome.job["succeeded"],
+        "failed": outcome.job["failed"],
+        "wall_s": round(elapsed, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickers", type=int, default=500)
+    parser.add_argument("--latency-ms", type=float, default=300.0)
+    parser.add_argument("--scale", type=float, default=0.05, help="fraction of latency slept")
+    args = parser.parse_args()
+
+    import yfinance
+
+    latency_s = args.latency_ms / 1000
+    fake = FakeYahoo(latency_s * args.scale)
+    yfinance.Ticker = fake  # type: ignore[assignment, misc]
+    tickers = [f"T{i:04d}.NS" for i in range(args.tickers)]
+    scenarios: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        for ticker_index, ticker in enumerate(tickers):
+            fake.frames[ticker] = market_frame(FRIDAY, 1 + ticker_index / 100)
+        scenarios["cold"] = scan(db, tickers, fake, ist(FRIDAY, 18))
+        scenarios["same_day"] = scan(db, tickers, fake, ist(FRIDAY, 21))
+        for ticker_index, ticker in enumerate(tickers):
+            fake.frames[ticker] = market_frame(MONDAY, 1 + ticker_index / 100)
+        scenarios["next_day"] = scan(db, tickers, fake, ist(MONDAY, 18))
+    for result in scenarios.values():
+        requests = result["requests"]
+        projected = result["wall_s"] + requests * latency_s * (1 - args.scale)
+        result["projected_wall_s"] = round(projected, 1)
+        result["requests_per_ticker"] = round(requests / len(tickers), 3)
+        result["bars_per_request"] = round(result["bars_returned"] / requests, 1) if requests else 0
+    print(
+        json.dumps(
+            {
+                "tickers": len(tickers),
+                "latency_ms": args.latency_ms,
+                "latency_scale": args.scale,
+                "scenarios": scenarios,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
