@@ -63,6 +63,9 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+PruneDryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Say what would be deleted; change nothing.")
+]
 
 
 def _version(value: bool) -> None:

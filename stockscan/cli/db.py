@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.cli.app import (
+    DbOption,
+    JsonOption,
+    PruneDryRunOption,
+    app,
+    database,
+    db_path,
+    handle_errors,
+)
 from stockscan.errors import DatabaseError, UsageError
 
 db_app = typer.Typer(help="Inspect, check and migrate the database.", no_args_is_help=True)
@@ -103,9 +111,7 @@ def prune(
         bool,
         typer.Option("--demo", help="Delete every demo result, with its raw data and demo jobs."),
     ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would be deleted; change nothing.")
-    ] = False,
+    dry_run: PruneDryRunOption = False,
     json_output: JsonOption = False,
     db: DbOption = None,
 ) -> None:

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.cli.app import (
+    DbOption,
+    JsonOption,
+    PruneDryRunOption,
+    app,
+    database,
+    db_path,
+    handle_errors,
+)
 from stockscan.errors import UsageError
 
 jobs_app = typer.Typer(help="Inspect and resume jobs.", no_args_is_help=True)
@@ -108,9 +116,7 @@ def prune(
             show_default=False,
         ),
     ],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would be deleted; change nothing.")
-    ] = False,
+    dry_run: PruneDryRunOption = False,
     json_output: JsonOption = False,
     db: DbOption = None,
 ) -> None:
