@@ -26,16 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-OLD_SCHEMA = """
-CREATE TABLE watchlist (id INTEGER PRIMARY KEY, symbol TEXT UNIQUE, name TEXT,
-    user_id INTEGER, created_at TIMESTAMP);
-CREATE TABLE analysis_jobs (job_id TEXT PRIMARY KEY, status TEXT, total INTEGER,
-    completed INTEGER, errors TEXT, created_at TIMESTAMP, started_at TIMESTAMP,
-    completed_at TIMESTAMP);
-CREATE TABLE analysis_results (id INTEGER PRIMARY KEY, ticker TEXT, symbol TEXT, score REAL,
-    verdict TEXT, entry REAL, stop REAL, target REAL, raw_data TEXT, analysis_source TEXT,
-    status TEXT, created_at TIMESTAMP, updated_at TIMESTAMP);
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from old_design import OLD_SCHEMA  # noqa: E402
+
 TICKERS = 500
 VERDICTS = ("STRONG_BUY", "BUY", "HOLD", "SELL", "STRONG_SELL")
 

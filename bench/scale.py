@@ -48,6 +48,10 @@ from stockscan.analysis.model import Analysis
 from stockscan.db import open_db, transaction
 from stockscan.sources.demo import demo_bars
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from old_design import OLD_SCHEMA  # noqa: E402
+
 TICKERS = 2000
 WATCHLIST = 500
 LAST_DATE = np.datetime64("2026-11-27", "D")
@@ -327,15 +331,6 @@ def whole_process(path: Path, workdir: Path, runs: int) -> dict[str, Any]:
 
 # --- the old design ------------------------------------------------------------------------
 
-OLD_SCHEMA = """
-CREATE TABLE watchlist (id INTEGER PRIMARY KEY, symbol TEXT UNIQUE, name TEXT, user_id TEXT,
-    created_at TEXT);
-CREATE TABLE analysis_jobs (job_id TEXT PRIMARY KEY, status TEXT, total INTEGER,
-    completed INTEGER, errors TEXT, created_at TEXT, started_at TEXT, completed_at TEXT);
-CREATE TABLE analysis_results (id INTEGER PRIMARY KEY, ticker TEXT, symbol TEXT, score REAL,
-    verdict TEXT, entry REAL, stop REAL, target REAL, raw_data TEXT, analysis_source TEXT,
-    status TEXT, created_at TEXT, updated_at TEXT);
-"""
 OLD_LATEST_ONE = "SELECT * FROM analysis_results WHERE symbol = ? ORDER BY created_at DESC LIMIT 1"
 # "Multiple LEFT JOINs, O(n^2)": each followed symbol joined to its rows, keeping the row
 # no newer row of that symbol beats.
