@@ -39,7 +39,7 @@ from stockscan.market import last_weekday
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Analysis, Bars
-    from stockscan.sources import PriceSource, SourceName
+    from stockscan.sources import PriceSource, SourceName, Tuning
 
 DEFAULT_CAPITAL = 100_000.0
 DEFAULT_RISK_PCT = 1.0
@@ -73,6 +73,9 @@ class JobRequest:
     # A scan keeps a result it already has for the same market date, source and scoring
     # version ("no new bars since …") instead of rewriting it; analyze always rewrites.
     skip_unchanged: bool = False
+    # yahoo only: analyse today's still-moving bar (the result is marked partial) instead of
+    # dropping it.
+    keep_partial: bool = False
 
     def __post_init__(self) -> None:
         if not (self.capital > 0 and self.capital < 1e15):
@@ -81,12 +84,28 @@ class JobRequest:
             raise UsageError(f"--risk-pct {self.risk_pct:g}: must be above 0 and at most 100")
 
     def params(self) -> dict[str, Any]:
-        return {
+        params = {
             "capital": self.capital,
             "risk_pct": self.risk_pct,
             "data_dir": self.data_dir,
             "skip_unchanged": self.skip_unchanged,
         }
+        if self.keep_partial:  # only when set: the keys of earlier jobs stay what they were
+            params["keep_partial"] = True
+        return params
+
+    def source_for(self, conn: sqlite3.Connection, tuning: Tuning | None = None) -> PriceSource:
+        """The request's price source, with the price cache in ``conn``'s database."""
+        from stockscan.sources import Tuning, get_source
+        from stockscan.sources.cache import PriceCache
+
+        return get_source(
+            self.source,
+            Path(self.data_dir) if self.data_dir else None,
+            cache=PriceCache(conn),
+            keep_partial=self.keep_partial,
+            tuning=tuning or Tuning(),
+        )
 
     def key(self, run_date: str, scoring_version: str) -> str:
         """sha256 of the canonical request: the tickers as a set, the source and its options,
@@ -162,13 +181,12 @@ def run(
     reporter: Reporter,
     *,
     source: PriceSource | None = None,
+    tuning: Tuning | None = None,
 ) -> JobOutcome:
     """Run ``request`` as a job: a new one, or the same request's job whose owner died."""
     from stockscan.analysis import SCORING_VERSION
-    from stockscan.sources import get_source
-    from stockscan.sources.cache import PriceCache
 
-    source = source or get_source(request.source, _path(request.data_dir), cache=PriceCache(conn))
+    source = source or request.source_for(conn, tuning)
     run_date = last_weekday().isoformat()
     key = request.key(run_date, SCORING_VERSION)
     pid, host = os.getpid(), _hostname()
@@ -214,6 +232,7 @@ def resume(
     reporter: Reporter,
     *,
     source: PriceSource | None = None,
+    tuning: Tuning | None = None,
 ) -> JobOutcome:
     """Continue job ``job_id``: redo every stock not yet succeeded, with the job's parameters."""
     lock = JobLock(db_path, job_id)
@@ -234,6 +253,7 @@ def resume(
                 risk_pct=params["risk_pct"],
                 data_dir=params.get("data_dir"),
                 skip_unchanged=params.get("skip_unchanged", False),
+                keep_partial=params.get("keep_partial", False),
             )
             try:
                 store.adopt_job(conn, job_id, owner_pid=os.getpid(), owner_host=_hostname())
@@ -246,12 +266,7 @@ def resume(
                 raise JobAlreadyRunning(
                     other["id"], other["owner_pid"], other["owner_host"]
                 ) from None
-        from stockscan.sources import get_source
-        from stockscan.sources.cache import PriceCache
-
-        source = source or get_source(
-            request.source, _path(request.data_dir), cache=PriceCache(conn)
-        )
+        source = source or request.source_for(conn, tuning)
         return _work(conn, job_id, request, source, reporter, resumed=True)
     finally:
         lock.release()
@@ -261,10 +276,6 @@ def _hostname() -> str:
     import socket  # only jobs that run need it; read commands import this module too
 
     return socket.gethostname()
-
-
-def _path(data_dir: str | None) -> Path | None:
-    return Path(data_dir) if data_dir else None
 
 
 def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: str) -> None:
@@ -328,11 +339,16 @@ def _work(
     *,
     resumed: bool,
 ) -> JobOutcome:
+    from stockscan.sources import fetching_ahead
+
     todo = store.unfinished_stocks(conn, job_id)
     job = store.get_job(conn, job_id)
     assert job is not None
     reporter.job_started(job, resumed=resumed, todo=len(todo))
-    with sigterm_as_interrupt():
+    will_fetch = [stock.ticker for stock in todo if stock.attempts < MAX_STOCK_ATTEMPTS]
+    # The source may download ahead of the loop (yahoo: a bounded pool of threads); whatever
+    # ends the loop (done, Ctrl-C, the breaker, a database error) stops those downloads.
+    with sigterm_as_interrupt(), fetching_ahead(source, will_fetch):
         try:
             for stock in todo:
                 reporter.stock_started(stock.ticker)

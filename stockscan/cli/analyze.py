@@ -14,6 +14,7 @@ from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT, JobOutcome
 
 if TYPE_CHECKING:
     from stockscan.render import JobReporter
+    from stockscan.sources import Tuning
 
 
 class SourceChoice(StrEnum):
@@ -41,6 +42,31 @@ CapitalOption = Annotated[
 ]
 RiskOption = Annotated[
     float, typer.Option("--risk-pct", help="Percent of capital risked per trade (entry to stop).")
+]
+MaxRpsOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rps",
+        help="yahoo: at most this many requests a second, retries included (default: "
+        "$STOCKSCAN_YAHOO_MAX_RPS, else 2). Yahoo rate-limits fast clients.",
+        show_default=False,
+    ),
+]
+FetchWorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--fetch-workers",
+        help="yahoo: downloads in flight at once, 1-16 (default: 4). The rate budget still holds.",
+        show_default=False,
+    ),
+]
+KeepPartialOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-partial",
+        help="yahoo: analyse today's bar while the market may still move it (the result is "
+        "marked partial) instead of dropping it. Partial bars are never cached.",
+    ),
 ]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only the summary and failures.")
@@ -81,11 +107,15 @@ def analyze(
     capital: CapitalOption = DEFAULT_CAPITAL,
     risk_pct: RiskOption = DEFAULT_RISK_PCT,
     exchange: ExchangeOption = None,
+    keep_partial: KeepPartialOption = False,
+    max_rps: MaxRpsOption = None,
+    fetch_workers: FetchWorkersOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     db: DbOption = None,
 ) -> None:
     """Analyse stocks: score, verdict and trade plan for each, as one tracked job."""
+    from stockscan.sources import Tuning
     from stockscan.tickers import normalise_all
 
     # Everything the user typed is checked before the database is opened: a bad ticker or
@@ -93,6 +123,7 @@ def analyze(
     symbols = normalise_all(tickers, exchange.value if exchange else None)
     run_job(
         symbols, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
+        keep_partial=keep_partial, tuning=Tuning(max_rps, fetch_workers),
         json_output=json_output, quiet=quiet, db=db,
     )  # fmt: skip
 
@@ -104,6 +135,8 @@ def run_job(
     data_dir: Path | None,
     capital: float,
     risk_pct: float,
+    keep_partial: bool,
+    tuning: Tuning,
     json_output: bool,
     quiet: bool,
     db: Path | None,
@@ -113,7 +146,6 @@ def run_job(
     """What analyze and scan share: build the request, run the job, show it, exit."""
     from stockscan import jobs
     from stockscan.sources import get_source
-    from stockscan.sources.cache import PriceCache
 
     request = jobs.JobRequest(
         tickers=tuple(tickers),
@@ -122,14 +154,15 @@ def run_job(
         risk_pct=risk_pct,
         data_dir=str(data_dir.resolve()) if data_dir else None,
         skip_unchanged=skip_unchanged,
+        keep_partial=keep_partial,
     )
-    get_source(request.source, data_dir)  # a usage error exits 2 before the database opens
+    # A usage error exits 2 before the database opens.
+    get_source(request.source, data_dir, keep_partial=keep_partial, tuning=tuning)
     reporter = _reporter(json_output, quiet, request.source, log_file)
     try:
         with database(db) as conn:
             # The price cache lives in the job's database (stockscan.sources.cache).
-            price_source = get_source(request.source, data_dir, cache=PriceCache(conn))
-            outcome = jobs.run(conn, db_path(db), request, reporter, source=price_source)
+            outcome = jobs.run(conn, db_path(db), request, reporter, tuning=tuning)
     finally:
         reporter.close()
     _finish(outcome, json_output, reporter)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from stockscan.cli.analyze import FetchWorkersOption, MaxRpsOption
 from stockscan.cli.app import (
     DbOption,
     JsonOption,
@@ -80,12 +81,17 @@ def resume(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Summary and failures only.")
     ] = False,
+    max_rps: MaxRpsOption = None,
+    fetch_workers: FetchWorkersOption = None,
     db: DbOption = None,
 ) -> None:
     """Continue an interrupted job (or retry a finished job's failures): only stocks not yet
     succeeded are redone."""
     from stockscan import jobs, legacy, store
     from stockscan.cli.analyze import _finish, _reporter
+    from stockscan.sources import Tuning
+
+    tuning = Tuning(max_rps, fetch_workers)
 
     with database(db, create=False) as conn:
         job = store.get_job(conn, job_id)
@@ -94,7 +100,7 @@ def resume(
         legacy.check_resumable(job)
         reporter = _reporter(json_output, quiet, job["source"])
         try:
-            outcome = jobs.resume(conn, db_path(db), job_id, reporter)
+            outcome = jobs.resume(conn, db_path(db), job_id, reporter, tuning=tuning)
         finally:
             reporter.close()
         _finish(outcome, json_output, reporter)

@@ -13,6 +13,9 @@ import typer
 from stockscan.cli.analyze import (
     CapitalOption,
     DataDirOption,
+    FetchWorkersOption,
+    KeepPartialOption,
+    MaxRpsOption,
     QuietOption,
     RiskOption,
     SourceChoice,
@@ -45,6 +48,9 @@ def scan(
     data_dir: DataDirOption = None,
     capital: CapitalOption = DEFAULT_CAPITAL,
     risk_pct: RiskOption = DEFAULT_RISK_PCT,
+    keep_partial: KeepPartialOption = False,
+    max_rps: MaxRpsOption = None,
+    fetch_workers: FetchWorkersOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     log_file: LogFileOption = None,
@@ -52,6 +58,9 @@ def scan(
 ) -> None:
     """Analyse every ticker of the watchlist as one job; unchanged ones are not redone."""
     from stockscan import store
+    from stockscan.sources import Tuning
+
+    tuning = Tuning(max_rps, fetch_workers)  # a bad option exits 2 before anything is read
 
     with database(db, create=False) as conn:
         tickers = store.watchlist_tickers(conn)
@@ -59,7 +68,8 @@ def scan(
         raise UsageError("the watchlist is empty: add tickers with `stockscan watchlist add`")
     run_job(
         tickers, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
-        json_output=json_output, quiet=quiet, db=db, skip_unchanged=True, log_file=log_file,
+        keep_partial=keep_partial, tuning=tuning, json_output=json_output, quiet=quiet, db=db,
+        skip_unchanged=True, log_file=log_file,
     )  # fmt: skip
 
 

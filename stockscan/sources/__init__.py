@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -34,6 +36,10 @@ class PriceSource(Protocol):
         ...
 
 
+# A source may also fetch ahead of the job loop: ``prefetch(tickers)`` starts it, in the order
+# the loop will call ``fetch``, and ``close()`` stops it (see ``fetching_ahead``).
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where the bars of one fetch came from, stored with the result they produced."""
@@ -55,11 +61,32 @@ def provenance_of(source: PriceSource, ticker: str) -> Provenance:
     return Provenance(fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
 
-def _rate_budget() -> float | None:
-    """``STOCKSCAN_YAHOO_MAX_RPS``: the most Yahoo requests per second (unset: no limit)."""
+@dataclass(frozen=True)
+class Tuning:
+    """How hard the yahoo source may pull (``--max-rps``, ``--fetch-workers``): how a job
+    fetches, not what it computes, so not part of its request key. None: the default."""
+
+    max_rps: float | None = None
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        from stockscan.sources.yahoo import MAX_WORKERS
+
+        if self.max_rps is not None and not self.max_rps > 0:
+            raise UsageError(f"--max-rps {self.max_rps:g}: must be a positive number")
+        if self.workers is not None and not 1 <= self.workers <= MAX_WORKERS:
+            raise UsageError(f"--fetch-workers {self.workers}: must be from 1 to {MAX_WORKERS}")
+
+
+def _rate_budget(tuning: Tuning) -> float:
+    """``--max-rps``, else ``STOCKSCAN_YAHOO_MAX_RPS``, else the default."""
+    from stockscan.sources.yahoo import DEFAULT_MAX_RPS
+
+    if tuning.max_rps is not None:
+        return tuning.max_rps
     text = os.environ.get("STOCKSCAN_YAHOO_MAX_RPS", "").strip()
     if not text:
-        return None
+        return DEFAULT_MAX_RPS
     try:
         value = float(text)
     except ValueError:
@@ -70,13 +97,31 @@ def _rate_budget() -> float | None:
 
 
 def get_source(
-    name: str, data_dir: Path | None = None, *, cache: PriceCache | None = None
+    name: str,
+    data_dir: Path | None = None,
+    *,
+    cache: PriceCache | None = None,
+    keep_partial: bool = False,
+    tuning: Tuning = Tuning(),
 ) -> PriceSource:
     """The source called ``name``; ``UsageError`` for an unknown name or missing options.
 
-    ``cache`` (a ``PriceCache`` over the job's connection) is used by the yahoo source only:
-    demo bars cost nothing to make and a CSV file is already local.
+    ``cache`` (a ``PriceCache`` over the job's connection), ``keep_partial`` and ``tuning``
+    are the yahoo source's: demo bars cost nothing to make, a CSV file is already local, and
+    neither has a bar still moving.
     """
+    if name != "yahoo":
+        given = [
+            flag
+            for flag, value in (
+                ("--keep-partial", keep_partial),
+                ("--max-rps", tuning.max_rps is not None),
+                ("--fetch-workers", tuning.workers is not None),
+            )
+            if value
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only for --source yahoo, not {name}")
     if name == "demo":
         from stockscan.sources.demo import DemoSource
 
@@ -90,7 +135,27 @@ def get_source(
             raise UsageError(f"--data-dir {data_dir}: not a directory")
         return CsvSource(data_dir)
     if name == "yahoo":
-        from stockscan.sources.yahoo import YahooSource
+        from stockscan.sources.yahoo import DEFAULT_WORKERS, YahooSource
 
-        return YahooSource(cache=cache, max_requests_per_s=_rate_budget())
+        return YahooSource(
+            cache=cache,
+            keep_partial=keep_partial,
+            max_requests_per_s=_rate_budget(tuning),
+            workers=tuning.workers if tuning.workers is not None else DEFAULT_WORKERS,
+        )
     raise UsageError(f"unknown source {name!r}: expected one of {', '.join(SOURCE_NAMES)}")
+
+
+@contextmanager
+def fetching_ahead(source: PriceSource, tickers: Sequence[str]) -> Iterator[None]:
+    """Let ``source`` fetch ``tickers`` ahead of the job loop, if it can (yahoo does, on a
+    bounded pool of threads), and stop it on the way out, however the loop ends."""
+    prefetch, close = getattr(source, "prefetch", None), getattr(source, "close", None)
+    if prefetch is None or close is None:
+        yield
+        return
+    prefetch(tickers)
+    try:
+        yield
+    finally:
+        close()

@@ -10,19 +10,23 @@ the retries, or the network failing for several tickers in a row, stops the whol
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from stockscan.analysis.model import Bars
-from stockscan.errors import SourceUnavailable, StockError
+from stockscan.errors import SourceUnavailable, StockError, UsageError
 from stockscan.sources import Provenance
+from stockscan.sources.pool import FetchAhead, RateBudget, Stopped
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from stockscan.sources.cache import PriceCache
+    from stockscan.sources.cache import FetchRecord, PriceCache
 
 PRICE_COLUMNS = ("Open", "High", "Low", "Close", "Volume")
 # Today's bar counts as complete from this exchange-local time on: NSE and BSE close at 15:30,
@@ -34,7 +38,29 @@ NETWORK_BREAKER = 2
 # overlap that shows whether Yahoo re-adjusted history (a week holds several trading days
 # even around a long holiday).
 OVERLAP_DAYS = 7
+# The defaults of --max-rps and --fetch-workers. Yahoo publishes no limit; public reports are
+# of thousands of history() calls a night at one or two a second without a 429, and of 429s
+# within a thousand calls made as fast as threads allow. Two a second is 1,000 s (17 min) for
+# 2,000 tickers; a 429 halves the rate for the rest of the run.
+DEFAULT_MAX_RPS = 2.0
+DEFAULT_WORKERS = 4  # enough to keep 2 requests/s going at up to 2 s a request
+MAX_WORKERS = 16
 _PERIOD_DAYS = {"d": 1, "wk": 7, "mo": 31, "y": 366}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one ticker needs, decided from the cache on the main thread."""
+
+    now: dt.datetime
+    span: dict[str, str] | None  # the request (period= or start=); None: the cache is current
+    record: FetchRecord | None  # the cache's record of the ticker's last fetch
+
+
+@dataclass(frozen=True)
+class _Download:
+    frame: pd.DataFrame
+    at: dt.datetime  # when the request that answered was sent
 
 
 class YahooSource:
@@ -52,10 +78,13 @@ class YahooSource:
         cache: PriceCache | None = None,
         overlap_days: int = OVERLAP_DAYS,
         max_requests_per_s: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        workers: int = DEFAULT_WORKERS,
+        sleep: Callable[[float], object] = time.sleep,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not 1 <= workers <= MAX_WORKERS:
+            raise UsageError(f"--fetch-workers {workers}: must be from 1 to {MAX_WORKERS}")
         self.period = period
         self.auto_adjust = auto_adjust
         self.retries = retries
@@ -66,76 +95,153 @@ class YahooSource:
         self.now = now
         self.cache = cache
         self.overlap_days = overlap_days
-        # The request-rate budget: requests are spaced at least this far apart (retries too),
-        # so a 2,000-ticker watchlist stays under Yahoo's per-IP limit. None: no spacing.
-        self.min_interval_s = 1 / max_requests_per_s if max_requests_per_s else 0.0
-        self.monotonic = monotonic
-        self._last_request: float | None = None
+        self.workers = workers
+        # The request-rate budget, shared by every download thread (retries too), so a
+        # 2,000-ticker watchlist stays under Yahoo's per-IP limit. None: no limit.
+        self.budget = RateBudget(max_requests_per_s, monotonic=monotonic)
         self.requests = 0  # history() calls issued, retries included (bench/fetch.py)
+        self._count_lock = threading.Lock()
         self._network_failures_in_a_row = 0
         self._provenance: dict[str, Provenance] = {}
+        self._ahead: FetchAhead[_Plan, _Download] | None = None
+
+    @property
+    def min_interval_s(self) -> float:
+        return self.budget.interval_s
 
     def provenance(self, ticker: str) -> Provenance | None:
         """Where the bars of the last ``fetch(ticker)`` came from."""
         return self._provenance.get(ticker)
 
+    # --- the job loop's three calls ---------------------------------------------------------
+
+    def prefetch(self, tickers: Sequence[str]) -> None:
+        """Start downloading ``tickers`` (the order ``fetch`` will ask for them) on
+        ``workers`` threads, within the rate budget. ``close()`` stops them."""
+        import yfinance as yf
+
+        yf.config.debug.hide_exceptions = False
+        self.close()
+        stop = threading.Event()
+        self._ahead = FetchAhead(
+            tickers, functools.partial(self._plan, stop=stop), workers=self.workers, stop=stop
+        )
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
+
     def fetch(self, ticker: str) -> Bars:
-        now = self.now()
-        if self.cache is not None:
-            return self._fetch_cached(ticker, self.cache, now)
-        frame = self._download(ticker, period=self.period)
-        bars = normalise_history(frame, ticker, now=now, keep_partial=self.keep_partial)
-        self._remember(ticker, now, _version(), from_cache=False)
-        return bars
+        """The ticker's bars: from the cache when no new bar can exist yet; else the bars
+        after the newest cached one, whose overlap must agree with the cache; else (a cold
+        cache, or history re-adjusted by a split or dividend) the whole period again."""
+        ahead = self._ahead.take(ticker) if self._ahead is not None else None
+        if ahead is None:  # not prefetched: plan and download here
+            plan, download = self._plan(ticker, stop=None)
+        else:
+            plan, future = ahead
+            download = functools.partial(FetchAhead.result, future) if future is not None else None
+        got = self._received(ticker, download) if download is not None else None
+        if plan.span is None or got is None:
+            return self._from_cache(ticker, plan)
+        fresh = normalise_history(got.frame, ticker, now=got.at, keep_partial=self.keep_partial)
+        if self.cache is None:
+            self._remember(ticker, got.at, _version(), from_cache=False)
+            return fresh
+        if "start" in plan.span:
+            from stockscan.sources.cache import agrees, complete_only, join
 
-    def _fetch_cached(self, ticker: str, cache: PriceCache, now: dt.datetime) -> Bars:
-        """Cached bars when no new bar can exist yet; else the bars after the newest cached
-        one, with an overlap that must agree with the cache; else the whole history again."""
-        from stockscan.sources.cache import agrees, complete_only, join, next_final_bar
-
-        record = cache.last_fetch(self.name, ticker, self.auto_adjust)
-        if record is not None:
-            since = self._window_start(now)
-            fresh_until = next_final_bar(record.fetched_at, record.exchange_tz, BAR_FINAL_AFTER)
-            if now < fresh_until and not (
-                self.keep_partial and _market_may_be_open(now, record.exchange_tz)
-            ):
-                cached = cache.bars(self.name, ticker, self.auto_adjust, since=since)
-                if cached is not None:
-                    self._remember(ticker, record.fetched_at, record.source_version, True)
-                    return cached
-            start = record.newest_date - dt.timedelta(days=self.overlap_days)
-            frame = self._download(ticker, start=start.isoformat())
-            fresh = normalise_history(frame, ticker, now=now, keep_partial=self.keep_partial)
-            cached = cache.bars(self.name, ticker, self.auto_adjust, since=since)
+            cached = self.cache.bars(
+                self.name, ticker, self.auto_adjust, since=self._window_start(got.at)
+            )
             if cached is not None and agrees(cached, fresh):
-                self._save(cache, ticker, complete_only(fresh), frame, now, replace=False)
+                self._save(self.cache, ticker, complete_only(fresh), got, replace=False)
                 return join(cached, fresh)
             # Yahoo re-adjusted this ticker's history (a split or dividend) since it was
             # cached: every cached bar is now on the wrong scale.
-        frame = self._download(ticker, period=self.period)
-        bars = normalise_history(frame, ticker, now=now, keep_partial=self.keep_partial)
-        self._save(cache, ticker, complete_only(bars), frame, now, replace=True)
+            return self._whole_history(ticker, self.cache)
+        return self._saved(ticker, self.cache, got)
+
+    # --- planning and settling: the main thread, where the cache's connection lives ---------
+
+    def _plan(
+        self, ticker: str, *, stop: threading.Event | None
+    ) -> tuple[_Plan, Callable[[], _Download] | None]:
+        """The request ``ticker`` needs (and the call that makes it), or none."""
+        from stockscan.sources.cache import next_final_bar
+
+        now = self.now()
+        span = {"period": self.period}
+        record = None
+        if self.cache is not None:
+            record = self.cache.last_fetch(self.name, ticker, self.auto_adjust)
+            if record is not None:
+                fresh_until = next_final_bar(record.fetched_at, record.exchange_tz, BAR_FINAL_AFTER)
+                if now < fresh_until and not (
+                    self.keep_partial and _market_may_be_open(now, record.exchange_tz)
+                ):
+                    return _Plan(now, None, record), None
+                start = record.newest_date - dt.timedelta(days=self.overlap_days)
+                span = {"start": start.isoformat()}
+        download = functools.partial(self._download, ticker, span, stop=stop)
+        return _Plan(now, span, record), download
+
+    def _from_cache(self, ticker: str, plan: _Plan) -> Bars:
+        assert self.cache is not None and plan.record is not None
+        cached = self.cache.bars(
+            self.name, ticker, self.auto_adjust, since=self._window_start(plan.now)
+        )
+        if cached is None:  # a record without bars: trust neither
+            return self._whole_history(ticker, self.cache)
+        self._remember(ticker, plan.record.fetched_at, plan.record.source_version, True)
+        return cached
+
+    def _whole_history(self, ticker: str, cache: PriceCache) -> Bars:
+        span = {"period": self.period}
+        got = self._received(ticker, functools.partial(self._download, ticker, span, stop=None))
+        return self._saved(ticker, cache, got)
+
+    def _saved(self, ticker: str, cache: PriceCache, got: _Download) -> Bars:
+        from stockscan.sources.cache import complete_only
+
+        bars = normalise_history(got.frame, ticker, now=got.at, keep_partial=self.keep_partial)
+        self._save(cache, ticker, complete_only(bars), got, replace=True)
         return bars
 
+    def _received(self, ticker: str, download: Callable[[], _Download]) -> _Download:
+        """Run (or wait for) one download and apply the breaker, in the job's order: a rate
+        limit that outlasted the retries, or the network failing for ``NETWORK_BREAKER``
+        tickers in a row, stops the run instead of failing every stock after it."""
+        try:
+            got = download()
+        except StockError as failure:
+            if failure.kind == "rate_limited":
+                raise SourceUnavailable(
+                    f"Yahoo is rate-limiting requests (still after {self.retries} retries at "
+                    f"{ticker}); try again later"
+                ) from failure
+            if failure.kind == "network":
+                self._network_failures_in_a_row += 1
+                if self._network_failures_in_a_row >= NETWORK_BREAKER:
+                    raise SourceUnavailable(
+                        f"cannot reach Yahoo ({failure.message}); the network looks down"
+                    ) from failure
+            raise
+        self._network_failures_in_a_row = 0
+        return got
+
     def _save(
-        self,
-        cache: PriceCache,
-        ticker: str,
-        bars: Bars,
-        frame: pd.DataFrame,
-        now: dt.datetime,
-        *,
-        replace: bool,
+        self, cache: PriceCache, ticker: str, bars: Bars, got: _Download, *, replace: bool
     ) -> None:
-        tz = getattr(frame.index, "tz", None)
+        tz = getattr(got.frame.index, "tz", None)
         version = _version()
         cache.save(
-            self.name, ticker, self.auto_adjust, bars, fetched_at=now,
+            self.name, ticker, self.auto_adjust, bars, fetched_at=got.at,
             exchange_tz=str(tz) if tz is not None else None, source_version=version,
             replace=replace,
         )  # fmt: skip
-        self._remember(ticker, now, version, from_cache=False)
+        self._remember(ticker, got.at, version, from_cache=False)
 
     def _remember(
         self, ticker: str, fetched_at: dt.datetime, version: str | None, from_cache: bool
@@ -156,25 +262,26 @@ class YahooSource:
                 return (now.date() - dt.timedelta(days=int(count) * days)).isoformat()
         return ""  # "max" or an unknown period: everything cached
 
-    def _pace(self) -> None:
-        """Wait until the rate budget allows the next request."""
-        if self.min_interval_s and self._last_request is not None:
-            wait = self._last_request + self.min_interval_s - self.monotonic()
-            if wait > 0:
-                self.sleep(wait)
-        self._last_request = self.monotonic()
+    # --- the request: any thread; touches no database -----------------------------------------
 
-    def _download(self, ticker: str, **span: str) -> pd.DataFrame:
-        """``Ticker.history`` for ``span`` (``period=`` or ``start=``), retried and classified."""
+    def _download(
+        self, ticker: str, span: dict[str, str], *, stop: threading.Event | None
+    ) -> _Download:
+        """``Ticker.history`` for ``span``, within the rate budget, retried and classified.
+
+        ``stop`` is the fetch-ahead pool's: set, it abandons the download at its next wait.
+        """
         import yfinance as yf
 
         yf.config.debug.hide_exceptions = False
         failure: StockError | None = None
         for attempt in range(self.retries + 1):
-            if attempt:
-                self.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + random.random()))
-            self._pace()
-            self.requests += 1
+            if attempt and failure is not None and failure.kind != "rate_limited":
+                self._wait(self._backoff(attempt), stop)
+            self.budget.acquire(functools.partial(self._wait, stop=stop))
+            with self._count_lock:
+                self.requests += 1
+            at = self.now()
             try:
                 frame = yf.Ticker(ticker).history(
                     **span,
@@ -186,21 +293,23 @@ class YahooSource:
                 failure = classify(exc, ticker)
                 if not failure.transient:
                     raise failure from exc
+                if failure.kind == "rate_limited":  # every thread slows down, not just this one
+                    self.budget.back_off(self._backoff(attempt + 1), min_interval_s=self.backoff_s)
                 continue
-            self._network_failures_in_a_row = 0
-            return frame
+            return _Download(frame, at)
         assert failure is not None
-        if failure.kind == "rate_limited":
-            raise SourceUnavailable(
-                f"Yahoo is rate-limiting requests (still after {self.retries} retries at "
-                f"{ticker}); try again later"
-            )
-        self._network_failures_in_a_row += 1
-        if self._network_failures_in_a_row >= NETWORK_BREAKER:
-            raise SourceUnavailable(
-                f"cannot reach Yahoo ({failure.message}); the network looks down"
-            )
         raise failure
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter before retry number ``attempt`` (1, 2, …)."""
+        return self.backoff_s * 2 ** (attempt - 1) * (1 + random.random())
+
+    def _wait(self, seconds: float, stop: threading.Event | None) -> None:
+        if stop is None:
+            self.sleep(seconds)  # the main thread: Ctrl-C interrupts the sleep
+            return
+        if stop.wait(seconds):
+            raise Stopped
 
 
 def _version() -> str:

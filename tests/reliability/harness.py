@@ -7,6 +7,13 @@
 - ``"source"``: replace every price source by a fake one (deterministic bars per ticker,
   named ``demo``) that can fail on chosen calls: ``{"fail": {"T.NS": "no_data"}, "bad": ["T.NS"],
   "unavailable_at": 3, "hang_at": 2, "fail_at": 4}`` (calls are counted from 1 in this process).
+- ``"yahoo"``: keep the real yahoo source (its cache, fetch-ahead pool, retries and breaker)
+  but replace ``yfinance.Ticker`` by a fake market answering ``history()`` with frames shaped like
+  Yahoo's (tz-aware Asia/Kolkata index, plain columns): ``{"latency_s": 0.05, "hang_after": 2,
+  "down": true, "rate_limited": true}`` (``hang_after``: every request after the first N blocks
+  for an hour; ``down``: every request raises a DNS-style ``OSError``; ``rate_limited``: every
+  request raises ``YFRateLimitError``). Each request is logged to stderr as ``HARNESS: request
+  T.NS``.
 - ``"crash": {"checkpoint": "written", "position": 2}``: SIGKILL this process at that named point
   of the per-stock write path (``stockscan.jobs.CHECKPOINTS``) for the stock at that position.
 - ``"fault": {"on": "write" | "commit", "n": 7}``: make SQLite refuse the Nth write statement
@@ -65,6 +72,59 @@ class FakeSource:
         return bars
 
 
+class FakeYahooMarket:
+    """Stands in for ``yfinance.Ticker`` (see the ``"yahoo"`` hook)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        import threading
+
+        self.config = config
+        self.requests = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, ticker: str) -> Any:
+        market = self
+
+        class Ticker:
+            def history(self, **kwargs: Any) -> Any:
+                return market.history(ticker, kwargs)
+
+        return Ticker()
+
+    def history(self, ticker: str, kwargs: dict[str, Any]) -> Any:
+        import pandas as pd
+
+        from stockscan.sources.demo import demo_bars
+
+        with self.lock:
+            self.requests += 1
+            n = self.requests
+        sys.stderr.write(f"HARNESS: request {ticker}\n")
+        sys.stderr.flush()
+        cfg = self.config
+        time.sleep(cfg.get("latency_s", 0.0))
+        if cfg.get("down"):
+            raise OSError(f"Could not resolve host: query2.finance.yahoo.com ({ticker})")
+        if cfg.get("rate_limited"):
+            from yfinance.exceptions import YFRateLimitError
+
+            raise YFRateLimitError()
+        if "hang_after" in cfg and n > cfg["hang_after"]:
+            time.sleep(3600)
+        bars = demo_bars(ticker, FAKE_END)
+        index = pd.DatetimeIndex(bars.dates.astype("datetime64[ns]"), name="Date")
+        frame = pd.DataFrame(
+            {
+                "Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close,
+                "Volume": bars.volume, "Dividends": 0.0, "Stock Splits": 0.0,
+            },
+            index=index.tz_localize("Asia/Kolkata"),
+        )  # fmt: skip
+        if "start" in kwargs:
+            frame = frame[frame.index >= pd.Timestamp(kwargs["start"]).tz_localize("Asia/Kolkata")]
+        return frame
+
+
 def install(config: dict[str, Any]) -> None:
     import stockscan.db
     import stockscan.jobs
@@ -73,6 +133,11 @@ def install(config: dict[str, Any]) -> None:
     if "source" in config:
         fake = FakeSource(config["source"])
         stockscan.sources.get_source = lambda name, data_dir=None, **_: fake  # type: ignore[assignment]
+
+    if "yahoo" in config:
+        import yfinance
+
+        yfinance.Ticker = FakeYahooMarket(config["yahoo"])
 
     crash = config.get("crash")
     if crash:

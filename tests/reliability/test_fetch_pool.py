@@ -1,0 +1,81 @@
+"""The yahoo source's fetch-ahead pool in real processes: Ctrl-C and SIGTERM while every download
+thread is stuck in a request, and the breaker when the network is down. The real source, cache,
+pool and job loop run; only ``yfinance.Ticker`` is a fake market (the harness's ``"yahoo"``)."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import oracle
+from tests.reliability.conftest import harness, one, start_harness
+
+TICKERS = [f"Y{i:02d}.NS" for i in range(20)]
+FAST = ["--max-rps", "1000", "--fetch-workers", "4"]
+
+
+def succeeded(db: Path) -> int:
+    try:
+        return int(
+            one(db, "SELECT count(*) FROM analysis_jobs_details WHERE status = 'succeeded'")[0]
+        )
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_every_worker_hangs_in_a_request_stops_at_once(
+    db_path: Path, sig: signal.Signals
+) -> None:
+    hung = {"yahoo": {"hang_after": 3}}  # the 4th request on never returns (an hour)
+    proc = start_harness("analyze", *FAST, *TICKERS, config=hung)
+    deadline = time.monotonic() + 60
+    while succeeded(db_path) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert succeeded(db_path) == 3, proc.communicate()
+    time.sleep(0.3)  # every worker is now inside a hung request
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert took < 5, took  # not held up by the hung requests (they would take an hour)
+    errors = [line for line in err.splitlines() if not line.startswith("HARNESS:")]
+    assert errors == [
+        "Error: interrupted; job 1 is left resumable: run the same command again or "
+        "`stockscan jobs resume 1`"
+    ]
+    assert one(db_path, "SELECT status FROM analysis_jobs")[0] == "interrupted"
+    oracle(db_path)
+    # The same command resumes: the three done stay done (and cached), the rest are fetched.
+    again = harness("analyze", *FAST, *TICKERS, config={"yahoo": {}})
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("Resuming job 1: 17 of 20")
+    requested = [line for line in again.stderr.splitlines() if line.startswith("HARNESS:")]
+    assert len(requested) == 17
+    assert succeeded(db_path) == 20
+    oracle(db_path)
+
+
+def test_network_down_stops_the_run_with_75_and_leaves_it_resumable(db_path: Path) -> None:
+    down = harness("analyze", "--fetch-workers", "4", *TICKERS, config={"yahoo": {"down": True}})
+    assert down.returncode == 75, down.stderr
+    errors = [line for line in down.stderr.splitlines() if not line.startswith("HARNESS:")]
+    assert len(errors) == 1 and "the network looks down" in errors[0]
+    assert "job 1 stopped early and is resumable" in errors[0]
+    statuses = [
+        row[0]
+        for row in sqlite3.connect(db_path).execute(
+            "SELECT status FROM analysis_jobs_details ORDER BY position"
+        )
+    ]
+    assert statuses == ["failed"] + ["pending"] * 19  # one network failure, no false "no data"
+    oracle(db_path)
+    up = harness("analyze", "--fetch-workers", "4", *TICKERS, config={"yahoo": {}})
+    assert up.returncode == 0, up.stderr
+    assert succeeded(db_path) == 20
+    oracle(db_path)
