@@ -1138,3 +1138,45 @@ def price_cache_size(conn: sqlite3.Connection) -> dict[str, int]:
     bars = int(conn.execute("SELECT count(*) FROM price_bars").fetchone()[0])
     tickers = int(conn.execute("SELECT count(*) FROM price_fetches").fetchone()[0])
     return {"bars": bars, "tickers": tickers}
+
+
+# --- charts and report ---
+# Reads behind `stockscan results chart` and `stockscan report` (stockscan.charts). The bars
+# themselves come from the price cache above (yahoo) or are rebuilt by their source.
+
+
+def newest_job_id(conn: sqlite3.Connection) -> int | None:
+    """The id of the newest job (the last scan, for `report --latest`)."""
+    found = conn.execute("SELECT max(id) FROM analysis_jobs").fetchone()[0]
+    return None if found is None else int(found)
+
+
+def report_stocks_query(job_id: int) -> tuple[str, list[Any]]:
+    """Every stock of a job in request order with the result it wrote (if any), what the
+    chart needs to find that result's bars (``auto_adjust``, the params of the job that wrote
+    it), and the ticker's result before it (``prev_*``, the keys ``changes.events`` reads).
+    Index seeks only: the job's detail rows, then primary keys and idx_results_ticker_date."""
+    sql = (
+        "SELECT d.ticker, d.position, d.status, d.attempts, d.error_kind, d.error_message,"
+        " d.note, d.quantity, d.result_id,"
+        " r.analysis_date, r.score, r.verdict, r.side, r.close, r.entry, r.stop, r.target,"
+        " r.reward_risk, r.analysis_source, r.auto_adjust, r.scoring_version,"
+        " r.status AS result_status,"
+        " rj.params AS result_job_params,"
+        " p.analysis_date AS prev_date, p.score AS prev_score, p.verdict AS prev_verdict,"
+        " p.side AS prev_side, p.entry AS prev_entry, p.stop AS prev_stop,"
+        " p.target AS prev_target"
+        " FROM analysis_jobs_details AS d"
+        " LEFT JOIN analysis_results AS r ON r.id = d.result_id"
+        " LEFT JOIN analysis_jobs AS rj ON rj.id = r.job_id"
+        " LEFT JOIN analysis_results AS p ON p.id = ("
+        "   SELECT id FROM analysis_results WHERE ticker = r.ticker"
+        "   AND analysis_date < r.analysis_date ORDER BY analysis_date DESC LIMIT 1)"
+        " WHERE d.job_id = ? ORDER BY d.position"
+    )
+    return sql, [job_id]
+
+
+def report_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]:
+    sql, params = report_stocks_query(job_id)
+    return _dicts(conn.execute(sql, params))

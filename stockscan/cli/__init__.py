@@ -12,6 +12,7 @@ from stockscan.cli import (  # noqa: F401  (registers the commands)
     changes,
     db,
     jobs,
+    report,
     results,
     scan,
     watchlist,

@@ -1,16 +1,18 @@
 """``stockscan results``: the newest result per ticker, a ticker's history, one result in full,
-and exports. Read-only; none of these imports pandas or numpy, so they start fast."""
+exports, and a result's chart. Read-only; none of these imports pandas, and only ``chart``
+imports numpy (and plotext, when it draws), so the others start fast."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -238,15 +240,12 @@ def show(
     db: DbOption = None,
 ) -> None:
     """Show one result in full: trade plan, indicators, score components and provenance."""
-    from stockscan import render, store
+    from stockscan import render
 
     symbol = _ticker(ticker)
     as_of = _date("--date", date)
     with database(db, create=False) as conn:
-        row = store.result_detail(conn, symbol, as_of=as_of)
-    if row is None:
-        when = f" on or before {as_of}" if as_of else ""
-        raise UsageError(f"no results for {symbol}{when} in {db_path(db)}")
+        row = _result_row(conn, symbol, as_of, db)
     document = render.result_document(row)
     if json_output:
         render.print_json(document)
@@ -334,6 +333,82 @@ def export(
         with _output_file(output, force=force) as out:
             count = render.write_records(rows, fmt, out)
     render.note(f"Exported {count} result{'' if count == 1 else 's'} to {output}.")
+
+
+@results_app.command(
+    "chart",
+    epilog="Examples:\n\n  stockscan results chart TCS.NS\n\n"
+    "  stockscan results chart INFY.NS --date 2026-11-20 --bars 120\n\n"
+    "  stockscan results chart TCS.NS --width 100 > tcs.txt",
+)
+@handle_errors
+def chart(
+    ticker: Annotated[
+        str, typer.Argument(metavar="TICKER", help="The ticker, e.g. TCS.NS.", show_default=False)
+    ],
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            metavar="DATE",
+            help="The newest result on or before this market date (default: the newest).",
+            show_default=False,
+        ),
+    ] = None,
+    bars: Annotated[
+        int,
+        typer.Option("--bars", min=10, max=250, metavar="N", help="How many daily bars to show."),
+    ] = 90,
+    width: Annotated[
+        int | None,
+        typer.Option(
+            "--width",
+            min=1,
+            metavar="COLUMNS",
+            help="Draw this wide, as plain text with no colours, even when stdout is not a "
+            "terminal (default: the terminal's width, in colour).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Draw a result's candlesticks with SMA-20/50 and its entry, stop and target."""
+    import shutil
+
+    from stockscan.charts import terminal
+    from stockscan.charts.bars import chart_data, data_dir_of
+
+    symbol = _ticker(ticker)
+    as_of = _date("--date", date)
+    if width is None:
+        if not sys.stdout.isatty():
+            raise UsageError(
+                "stdout is not a terminal: add --width COLUMNS to draw the chart as plain text,"
+                " or use `stockscan report` for an HTML chart"
+            )
+        size = shutil.get_terminal_size()
+        columns, lines, colour = size.columns, size.lines - 2, True
+    else:
+        columns, lines, colour = width, max(terminal.MIN_HEIGHT, width // 3), False
+    terminal.check_width(columns)
+    with database(db, create=False) as conn:
+        row = _result_row(conn, symbol, as_of, db)
+        data = chart_data(conn, row, count=bars, data_dir=data_dir_of(row["job_params"]))
+    text = terminal.render(data, width=columns, height=lines, colour=colour)
+    with _stdout_pipe():
+        sys.stdout.write(text)
+
+
+def _result_row(
+    conn: sqlite3.Connection, symbol: str, as_of: str | None, db: Path | None
+) -> dict[str, Any]:
+    from stockscan import store
+
+    row = store.result_detail(conn, symbol, as_of=as_of)
+    if row is None:
+        when = f" on or before {as_of}" if as_of else ""
+        raise UsageError(f"no results for {symbol}{when} in {db_path(db)}")
+    return row
 
 
 # --- output --------------------------------------------------------------------------------
