@@ -9,9 +9,9 @@
   "unavailable_at": 3, "hang_at": 2, "fail_at": 4}`` (calls are counted from 1 in this process).
 - ``"yahoo"``: keep the real yahoo source (its cache, fetch-ahead pool, retries and breaker)
   but replace ``yfinance.Ticker`` by a fake market answering ``history()`` with frames shaped like
-  Yahoo's (tz-aware Asia/Kolkata index, plain columns): ``{"latency_s": 0.05, "hang_after": 2,
-  "down": true, "rate_limited": true}`` (``hang_after``: every request after the first N blocks
-  for an hour; ``down``: every request raises a DNS-style ``OSError``; ``rate_limited``: every
+  Yahoo's (tz-aware Asia/Kolkata index, plain columns): ``{"latency_s": 0.05, "hang": ["T.NS"],
+  "down": true, "rate_limited": true}`` (``hang``: every request for these tickers blocks for
+  an hour; ``down``: every request raises a DNS-style ``OSError``; ``rate_limited``: every
   request raises ``YFRateLimitError``). Each request is logged to stderr as ``HARNESS: request
   T.NS``.
 - ``"crash": {"checkpoint": "written", "position": 2}``: SIGKILL this process at that named point
@@ -98,7 +98,6 @@ class FakeYahooMarket:
 
         with self.lock:
             self.requests += 1
-            n = self.requests
         sys.stderr.write(f"HARNESS: request {ticker}\n")
         sys.stderr.flush()
         cfg = self.config
@@ -109,7 +108,7 @@ class FakeYahooMarket:
             from yfinance.exceptions import YFRateLimitError
 
             raise YFRateLimitError()
-        if "hang_after" in cfg and n > cfg["hang_after"]:
+        if ticker in cfg.get("hang", ()):
             time.sleep(3600)
         bars = demo_bars(ticker, FAKE_END)
         index = pd.DatetimeIndex(bars.dates.astype("datetime64[ns]"), name="Date")

@@ -31,13 +31,15 @@ def succeeded(db: Path) -> int:
 def test_a_signal_while_every_worker_hangs_in_a_request_stops_at_once(
     db_path: Path, sig: signal.Signals
 ) -> None:
-    hung = {"yahoo": {"hang_after": 3}}  # the 4th request on never returns (an hour)
+    hung = {"yahoo": {"hang": TICKERS[3:]}}  # from the 4th ticker on, no request returns
     proc = start_harness("analyze", *FAST, *TICKERS, config=hung)
     deadline = time.monotonic() + 60
     while succeeded(db_path) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    assert succeeded(db_path) == 3, proc.communicate()
-    time.sleep(0.3)  # every worker is now inside a hung request
+    if succeeded(db_path) != 3:
+        proc.kill()
+        pytest.fail(f"the first three did not succeed: {proc.communicate()}")
+    time.sleep(0.5)  # the workers are now inside hung requests (no budget, no latency)
     sent = time.monotonic()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
