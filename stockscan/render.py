@@ -674,6 +674,18 @@ def db_prune_report(report: DbPrune) -> None:
             f" {_plural(report.raw_results, 'result')} with a market date before"
             f" {report.raw_before} ({_bytes(report.raw_bytes)}); the results stay"
         )
+    verb = "Would delete" if report.dry_run else "Deleted"
+    if report.prices_unused_before is not None:
+        lines.append(
+            f"{verb} the cached prices of {_plural(report.price_series, 'ticker')}"
+            f" not fetched since {report.prices_unused_before}"
+            f" ({_plural(report.price_series_bars, 'bar')})"
+        )
+    if report.prices_before is not None:
+        lines.append(
+            f"{verb} {_plural(report.price_old_bars, 'cached bar')} dated before"
+            f" {report.prices_before}"
+        )
     for line in lines:
         stdout.print(line, markup=False)
     if report.dry_run:

@@ -27,6 +27,13 @@ from stockscan.db import transaction
 from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
 from stockscan.locks import JobLock
 
+# The least --prices-older-than: the yahoo source analyses two years of bars read from the
+# cache (``YahooSource.period``), so bars younger than that are never trimmed.
+MIN_PRICE_DAYS = 750
+PRUNE_OPTIONS = (
+    "--raw-older-than DAYS, --demo, --prices-unused-for DAYS and/or --prices-older-than DAYS"
+)
+
 
 class JobsRunning(StockscanError):
     """A live process is running a job; a long exclusive operation would stall it."""
@@ -73,9 +80,22 @@ class DbPrune:
     demo_details_unlinked: int = 0
     demo_watchlist_unlinked: int = 0
     demo_jobs: JobPrune | None = None
+    prices_unused_before: str | None = None
+    prices_before: str | None = None
+    price_series: int = 0
+    price_series_bars: int = 0
+    price_old_bars: int = 0
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {"dry_run": self.dry_run}
+        if self.prices_unused_before is not None or self.prices_before is not None:
+            document["prices"] = {
+                "unused_since": self.prices_unused_before,
+                "series_deleted": self.price_series,
+                "series_bars_deleted": self.price_series_bars,
+                "market_date_before": self.prices_before,
+                "old_bars_deleted": self.price_old_bars,
+            }
         if self.raw_before is not None:
             document["raw"] = {
                 "market_date_before": self.raw_before,
@@ -190,15 +210,28 @@ def prune_db(
     *,
     raw_older_than_days: int | None = None,
     demo: bool = False,
+    prices_unused_days: int | None = None,
+    prices_older_than_days: int | None = None,
     dry_run: bool = False,
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> DbPrune:
     """Drop the raw data of results whose market date is older than ``raw_older_than_days``
-    days (the results stay), and/or delete every demo result and finished demo job."""
-    if raw_older_than_days is None and not demo:
-        raise UsageError("nothing to prune: give --raw-older-than DAYS and/or --demo")
+    days (the results stay); delete every demo result and finished demo job; delete the cached
+    prices of tickers not fetched for ``prices_unused_days`` days; trim cached bars older than
+    ``prices_older_than_days`` days (at least ``MIN_PRICE_DAYS``)."""
+    asked = (raw_older_than_days, prices_unused_days, prices_older_than_days)
+    if all(days is None for days in asked) and not demo:
+        raise UsageError(f"nothing to prune: give {PRUNE_OPTIONS}")
     if raw_older_than_days is not None:
         _check_days("--raw-older-than", raw_older_than_days)
+    if prices_unused_days is not None:
+        _check_days("--prices-unused-for", prices_unused_days)
+    if prices_older_than_days is not None and prices_older_than_days < MIN_PRICE_DAYS:
+        raise UsageError(
+            f"--prices-older-than {prices_older_than_days}: must be at least {MIN_PRICE_DAYS}"
+            " days; an analysis reads two years of bars from the cache"
+        )
     # Pruning a million raw rows holds the write lock for seconds: a running scan would stall.
     _refuse_while_running(conn, db_path, "pruning")
     report = DbPrune(dry_run=dry_run, demo=demo)
@@ -231,6 +264,21 @@ def prune_db(
             report.raw_results = raw["results"]
             report.raw_bytes = raw["raw_bytes_deleted"]
             store.prune_raw(conn, report.raw_before, pruned_at)
+        if prices_unused_days is not None or prices_older_than_days is not None:
+            moment = now or _now()
+            if prices_unused_days is not None:
+                unused = moment - dt.timedelta(days=prices_unused_days)
+                report.prices_unused_before = unused.isoformat(timespec="seconds")
+            if prices_older_than_days is not None:
+                oldest = moment.date() - dt.timedelta(days=prices_older_than_days)
+                report.prices_before = oldest.isoformat()
+            bounds = {"unused_before": report.prices_unused_before,
+                      "bars_before": report.prices_before}  # fmt: skip
+            effects = store.price_prune_effects(conn, **bounds)
+            report.price_series = effects["series_deleted"]
+            report.price_series_bars = effects["series_bars_deleted"]
+            report.price_old_bars = effects["old_bars_deleted"]
+            store.prune_prices(conn, **bounds)
     if report.demo_jobs is not None and not dry_run:
         report.demo_jobs.lock_files_removed = _remove_lock_files(db_path, report.demo_jobs.job_ids)
     return report

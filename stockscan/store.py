@@ -1133,6 +1133,46 @@ def merge_price_bars(
     )
 
 
+def price_prune_effects(
+    conn: sqlite3.Connection, *, unused_before: str | None, bars_before: str | None
+) -> dict[str, int]:
+    """What ``prune_prices`` would delete: the series (bars and fetch record) of tickers last
+    fetched before ``unused_before``, and the other tickers' bars dated before ``bars_before``."""
+    series = bars = old_bars = 0
+    if unused_before is not None:
+        series, bars = conn.execute(
+            "SELECT count(*), coalesce(sum((SELECT count(*) FROM price_bars AS b"
+            "   WHERE b.source = f.source AND b.ticker = f.ticker"
+            "   AND b.auto_adjust = f.auto_adjust)), 0)"
+            " FROM price_fetches AS f WHERE f.fetched_at < ?",
+            (unused_before,),
+        ).fetchone()
+    if bars_before is not None:
+        old_bars = conn.execute(
+            "SELECT count(*) FROM price_bars AS b WHERE b.market_date < ?"
+            " AND NOT EXISTS (SELECT 1 FROM price_fetches AS f WHERE f.source = b.source"
+            "   AND f.ticker = b.ticker AND f.auto_adjust = b.auto_adjust AND f.fetched_at < ?)",
+            (bars_before, unused_before or ""),
+        ).fetchone()[0]
+    return {"series_deleted": series, "series_bars_deleted": bars, "old_bars_deleted": old_bars}
+
+
+def prune_prices(
+    conn: sqlite3.Connection, *, unused_before: str | None, bars_before: str | None
+) -> None:
+    """Delete what ``price_prune_effects`` counts. A deleted series is fetched whole again the
+    next time it is asked for; trimmed bars are older than any analysis reads."""
+    if unused_before is not None:
+        conn.execute(
+            "DELETE FROM price_bars WHERE (source, ticker, auto_adjust) IN"
+            " (SELECT source, ticker, auto_adjust FROM price_fetches WHERE fetched_at < ?)",
+            (unused_before,),
+        )
+        conn.execute("DELETE FROM price_fetches WHERE fetched_at < ?", (unused_before,))
+    if bars_before is not None:
+        conn.execute("DELETE FROM price_bars WHERE market_date < ?", (bars_before,))
+
+
 def price_cache_size(conn: sqlite3.Connection) -> dict[str, int]:
     """What `db info` shows: cached bars and the tickers they belong to."""
     bars = int(conn.execute("SELECT count(*) FROM price_bars").fetchone()[0])

@@ -291,7 +291,92 @@ def test_db_prune_needs_something_to_prune(db_path: Path) -> None:
     run_cli("db", "migrate")
     result = run_cli("db", "prune")
     assert result.returncode == 2
-    assert result.stderr == "Error: nothing to prune: give --raw-older-than DAYS and/or --demo\n"
+    assert result.stderr == (
+        "Error: nothing to prune: give --raw-older-than DAYS, --demo, --prices-unused-for DAYS"
+        " and/or --prices-older-than DAYS\n"
+    )
+
+
+# --- db prune --prices-unused-for / --prices-older-than (the price cache) -------------------
+
+
+def cache_prices(conn: sqlite3.Connection, ticker: str, fetched: dt.datetime) -> int:
+    """Three years of weekday bars for ``ticker``, as fetched at ``fetched``; their count."""
+    from stockscan.sources.cache import PriceCache
+    from stockscan.sources.demo import demo_bars
+
+    end = np.datetime64(fetched.date(), "D")
+    bars = demo_bars(ticker, end, count=780)
+    PriceCache(conn).save(
+        "yahoo", ticker, True, bars, fetched_at=fetched, exchange_tz="Asia/Kolkata",
+        source_version="yfinance 1.7.0", replace=True,
+    )  # fmt: skip
+    return len(bars)
+
+
+NOW = dt.datetime(2026, 11, 27, 13, 0, tzinfo=dt.UTC)
+
+
+def test_prices_unused_for_deletes_whole_series_of_tickers_no_longer_fetched(
+    conn: sqlite3.Connection, db_path: Path
+) -> None:
+    kept = cache_prices(conn, "TCS.NS", NOW - dt.timedelta(days=1))
+    gone = cache_prices(conn, "OLD.NS", NOW - dt.timedelta(days=45))
+    before = dump(conn)
+    dry = retention.prune_db(conn, db_path, prices_unused_days=30, dry_run=True, now=NOW)
+    assert dump(conn) == before and store.price_cache_size(conn)["tickers"] == 2
+    assert dry.as_json()["prices"] == {
+        "unused_since": "2026-10-28T13:00:00+00:00", "series_deleted": 1,
+        "series_bars_deleted": gone, "market_date_before": None, "old_bars_deleted": 0,
+    }  # fmt: skip
+    real = retention.prune_db(conn, db_path, prices_unused_days=30, now=NOW)
+    assert real.as_json()["prices"] == {**dry.as_json()["prices"]}
+    assert store.price_cache_size(conn) == {"bars": kept, "tickers": 1}
+    assert store.price_fetch(conn, "yahoo", "OLD.NS", True) is None
+    assert store.price_bars(conn, "yahoo", "OLD.NS", True) == []
+    oracle(db_path)
+
+
+def test_prices_older_than_trims_bars_no_analysis_reads(
+    conn: sqlite3.Connection, db_path: Path
+) -> None:
+    total = cache_prices(conn, "TCS.NS", NOW)
+    report = retention.prune_db(conn, db_path, prices_older_than_days=800, now=NOW)
+    cutoff = "2024-09-18"  # 800 days before 2026-11-27
+    assert report.prices_before == cutoff
+    dates = [row[0] for row in store.price_bars(conn, "yahoo", "TCS.NS", True)]
+    assert min(dates) >= cutoff and len(dates) == total - report.price_old_bars > 500
+    assert report.price_old_bars > 0
+    fetch = store.price_fetch(conn, "yahoo", "TCS.NS", True)
+    assert fetch is not None and fetch["newest_date"] == dates[-1]  # the record still holds
+    with pytest.raises(UsageError, match="at least 750 days"):
+        retention.prune_db(conn, db_path, prices_older_than_days=700, now=NOW)
+    oracle(db_path)
+
+
+def test_trimmed_cache_still_serves_the_two_years_an_analysis_reads(
+    conn: sqlite3.Connection, db_path: Path
+) -> None:
+    """MIN_PRICE_DAYS is above the yahoo source's window, so trimming never shortens it."""
+    from stockscan.sources.yahoo import YahooSource
+
+    now = dt.datetime.now(dt.UTC)
+    window_start = YahooSource()._window_start(now)
+    limit = (now.date() - dt.timedelta(days=retention.MIN_PRICE_DAYS)).isoformat()
+    assert limit < window_start
+
+
+def test_price_prune_command(conn: sqlite3.Connection, db_path: Path) -> None:
+    cache_prices(conn, "OLD.NS", dt.datetime.now(dt.UTC) - dt.timedelta(days=90))
+    result = run_cli("db", "prune", "--prices-unused-for", "30", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "Would delete the cached prices of 1 ticker not fetched since" in result.stdout
+    result = run_cli("db", "prune", "--prices-unused-for", "30", "--json")
+    document = json.loads(result.stdout)
+    assert document["prices"]["series_deleted"] == 1 and not document["dry_run"]
+    assert store.price_cache_size(conn) == {"bars": 0, "tickers": 0}
+    result = run_cli("db", "prune", "--prices-older-than", "30")
+    assert result.returncode == 2 and "at least 750 days" in result.stderr
 
 
 # --- db vacuum, and long operations while a job runs ----------------------------------------

@@ -93,7 +93,7 @@ def migrate(db: DbOption = None) -> None:
 @db_app.command(
     "prune",
     epilog="Examples:\n\n  stockscan db prune --raw-older-than 180 --dry-run\n\n"
-    "  stockscan db prune --demo",
+    "  stockscan db prune --demo\n\n  stockscan db prune --prices-unused-for 30",
 )
 @handle_errors
 def prune(
@@ -111,19 +111,42 @@ def prune(
         bool,
         typer.Option("--demo", help="Delete every demo result, with its raw data and demo jobs."),
     ] = False,
+    prices_unused_for: Annotated[
+        int | None,
+        typer.Option(
+            "--prices-unused-for",
+            metavar="DAYS",
+            help="Delete the cached prices of tickers not fetched for DAYS days (no longer"
+            " scanned); fetched whole again if ever asked for.",
+            show_default=False,
+        ),
+    ] = None,
+    prices_older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--prices-older-than",
+            metavar="DAYS",
+            help="Delete cached bars dated more than DAYS days ago (at least 750: an analysis"
+            " reads two years).",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: PruneDryRunOption = False,
     json_output: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Drop old raw data and/or all demo data, in one transaction."""
+    """Drop old raw data, all demo data and/or old cached prices, in one transaction."""
     from stockscan import render, retention
 
-    if raw_older_than is None and not demo:
-        raise UsageError("nothing to prune: give --raw-older-than DAYS and/or --demo")
+    asked = (raw_older_than, prices_unused_for, prices_older_than)
+    if all(days is None for days in asked) and not demo:
+        raise UsageError(f"nothing to prune: give {retention.PRUNE_OPTIONS}")
     with database(db, create=False) as conn:
         report = retention.prune_db(
-            conn, db_path(db), raw_older_than_days=raw_older_than, demo=demo, dry_run=dry_run
-        )
+            conn, db_path(db), raw_older_than_days=raw_older_than, demo=demo,
+            prices_unused_days=prices_unused_for, prices_older_than_days=prices_older_than,
+            dry_run=dry_run,
+        )  # fmt: skip
     if json_output:
         render.print_json(report.as_json())
     else:
