@@ -1,14 +1,15 @@
 """Requests and wall time of a nightly Yahoo scan with the price cache: cold, same-day, next-day.
 
-Runs the real job loop and Yahoo source in-process against a fake ``yfinance.Ticker`` whose every
-``history()`` call sleeps ``--latency-ms`` × ``--scale`` (scale < 1 keeps the bench short).
-Prints one JSON object: per scenario the requests issued, the bars they returned, the measured
-wall time and the projected wall time at the full latency (measured time with each request's
-scaled sleep replaced by the full one).
+Runs the real job loop, Yahoo source, fetch-ahead pool and rate budget in-process against a fake
+``yfinance.Ticker`` whose every ``history()`` call takes ``--latency-ms`` (really sleeps: the
+wall times are measured, not projected). Prints one JSON object: per scenario the requests
+issued, the bars they returned, the most requests in flight at once, and the wall time.
 
 Target (issue 4): cold = one request per ticker, same-day = none, next-day = one small request
-per ticker.
-Usage: python bench/fetch.py [--tickers 500] [--latency-ms 300] [--scale 0.05]
+per ticker. The wall time of a scan that makes requests is bound by the rate budget
+(``--max-rps``) or by latency / ``--fetch-workers``, whichever is slower.
+Usage: python bench/fetch.py [--tickers 500] [--latency-ms 300] [--fetch-workers 4]
+       [--max-rps 2]   (0: no budget)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,33 +62,48 @@ class FakeYahoo:
         self.frames: dict[str, pd.DataFrame] = {}
         self.requests = 0
         self.bars = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
 
     def __call__(self, ticker: str) -> Any:
         market = self
 
         class Ticker:
             def history(self, **kwargs: Any) -> pd.DataFrame:
+                with market.lock:
+                    market.in_flight += 1
+                    market.most_in_flight = max(market.most_in_flight, market.in_flight)
                 time.sleep(market.sleep_s)
                 frame = market.frames[ticker]
                 if "start" in kwargs:
                     frame = frame[frame.index >= pd.Timestamp(kwargs["start"]).tz_localize(IST)]
-                market.requests += 1
-                market.bars += len(frame)
+                with market.lock:
+                    market.in_flight -= 1
+                    market.requests += 1
+                    market.bars += len(frame)
                 return frame
 
         return Ticker()
 
 
-def scan(db: Path, tickers: list[str], fake: FakeYahoo, now: dt.datetime) -> dict[str, Any]:
+def scan(
+    db: Path, tickers: list[str], fake: FakeYahoo, now: dt.datetime, args: argparse.Namespace
+) -> dict[str, Any]:
     from stockscan import jobs
     from stockscan.db import open_db
     from stockscan.sources.cache import PriceCache
     from stockscan.sources.yahoo import YahooSource
 
-    fake.requests = fake.bars = 0
+    fake.requests = fake.bars = fake.most_in_flight = 0
     conn = open_db(db)
     try:
-        source = YahooSource(cache=PriceCache(conn), now=lambda: now, sleep=lambda s: None)
+        source = YahooSource(
+            cache=PriceCache(conn),
+            now=lambda: now,
+            workers=args.fetch_workers,
+            max_requests_per_s=args.max_rps or None,
+        )
         request = jobs.JobRequest(tickers=tuple(tickers), source="yahoo")
         start = time.perf_counter()
         outcome = jobs.run(conn, db, request, jobs.SilentReporter(), source=source)
@@ -96,6 +113,7 @@ def scan(db: Path, tickers: list[str], fake: FakeYahoo, now: dt.datetime) -> dic
     return {
         "requests": fake.requests,
         "bars_returned": fake.bars,
+        "most_in_flight": fake.most_in_flight,
         "succeeded": outcome.job["succeeded"],
         "failed": outcome.job["failed"],
         "wall_s": round(elapsed, 3),
@@ -106,13 +124,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickers", type=int, default=500)
     parser.add_argument("--latency-ms", type=float, default=300.0)
-    parser.add_argument("--scale", type=float, default=0.05, help="fraction of latency slept")
+    parser.add_argument("--fetch-workers", type=int, default=4)
+    parser.add_argument("--max-rps", type=float, default=2.0, help="0: no rate budget")
     args = parser.parse_args()
 
     import yfinance
 
-    latency_s = args.latency_ms / 1000
-    fake = FakeYahoo(latency_s * args.scale)
+    fake = FakeYahoo(args.latency_ms / 1000)
     yfinance.Ticker = fake  # type: ignore[assignment, misc]
     tickers = [f"T{i:04d}.NS" for i in range(args.tickers)]
     scenarios: dict[str, dict[str, Any]] = {}
@@ -120,15 +138,13 @@ def main() -> None:
         db = Path(tmp) / "bench.db"
         for ticker_index, ticker in enumerate(tickers):
             fake.frames[ticker] = market_frame(FRIDAY, 1 + ticker_index / 100)
-        scenarios["cold"] = scan(db, tickers, fake, ist(FRIDAY, 18))
-        scenarios["same_day"] = scan(db, tickers, fake, ist(FRIDAY, 21))
+        scenarios["cold"] = scan(db, tickers, fake, ist(FRIDAY, 18), args)
+        scenarios["same_day"] = scan(db, tickers, fake, ist(FRIDAY, 21), args)
         for ticker_index, ticker in enumerate(tickers):
             fake.frames[ticker] = market_frame(MONDAY, 1 + ticker_index / 100)
-        scenarios["next_day"] = scan(db, tickers, fake, ist(MONDAY, 18))
+        scenarios["next_day"] = scan(db, tickers, fake, ist(MONDAY, 18), args)
     for result in scenarios.values():
         requests = result["requests"]
-        projected = result["wall_s"] + requests * latency_s * (1 - args.scale)
-        result["projected_wall_s"] = round(projected, 1)
         result["requests_per_ticker"] = round(requests / len(tickers), 3)
         result["bars_per_request"] = round(result["bars_returned"] / requests, 1) if requests else 0
     print(
@@ -136,7 +152,8 @@ def main() -> None:
             {
                 "tickers": len(tickers),
                 "latency_ms": args.latency_ms,
-                "latency_scale": args.scale,
+                "fetch_workers": args.fetch_workers,
+                "max_rps": args.max_rps or None,
                 "scenarios": scenarios,
             },
             indent=2,
