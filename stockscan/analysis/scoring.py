@@ -245,6 +245,10 @@ def _volume(close: FloatArray, series: dict[str, FloatArray], last_bar_complete:
     direction = 1.0 if change > 0 else -1.0 if change < 0 else 0.0
     excess = _clip((ratio - 1.0) / FULL_VOLUME_EXCESS, 0.0, 1.0)
     signals = {"volume.excess": excess, "volume.direction": direction}
+    if ratio == 0.0:
+        # Yahoo reports 0 (or nothing) when it has no volume for a bar: missing, not a signal
+        # of no interest. Neutral either way; the reason says which.
+        return _Part(0.0, f"no volume reported for the last bar: neutral{partial}", signals)
     reason = f"volume {ratio:.2f}x its previous 20-bar average on {day} day ({change:+.1%})"
     if excess == 0.0:
         reason += ": not above average, no confirmation"

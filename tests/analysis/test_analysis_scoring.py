@@ -155,6 +155,20 @@ def test_zero_volume_history(walk: WalkFactory) -> None:
     assert "no volume" in volume.reason and "neutral" in volume.reason
 
 
+def test_zero_volume_on_the_last_bar_is_missing_not_a_signal(walk: WalkFactory) -> None:
+    """Yahoo sends volume 0 when it has none for a bar: neutral, and said so."""
+    bars = walk(3, 300)
+    volume = bars.volume.copy()
+    volume[-1] = 0.0
+    analysis = analyze(replace(bars, volume=volume))
+    _check_consistent(analysis)
+    part = {c.name: c for c in analysis.components}["volume"]
+    assert part.points == part.max_points / 2
+    assert part.reason == "no volume reported for the last bar: neutral"
+    same = analyze(replace(bars, volume=np.where(np.arange(300) == 299, 1e-12, bars.volume)))
+    assert same.score == analysis.score  # the score is what a negligible volume gives
+
+
 def test_constant_price_is_neutral(from_close: Callable[..., Bars]) -> None:
     analysis = analyze(from_close(np.full(300, 12.34)))
     _check_consistent(analysis)
