@@ -21,10 +21,25 @@ from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, hand
 from stockscan.errors import UsageError
 
 results_app = typer.Typer(
-    help="Query results: the newest per ticker, a ticker's history, one in full, exports.",
+    help="Query results: the newest per ticker, a ticker's history, one in full, its chart,"
+    " exports.",
     no_args_is_help=True,
 )
 app.add_typer(results_app, name="results")
+
+# One result of one ticker: `results show` and `results chart`.
+TickerArgument = Annotated[
+    str, typer.Argument(metavar="TICKER", help="The ticker, e.g. TCS.NS.", show_default=False)
+]
+ResultDateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date",
+        metavar="DATE",
+        help="The newest result on or before this market date (default: the newest).",
+        show_default=False,
+    ),
+]
 
 # The same as stockscan.analysis.VERDICTS (a test checks): importing that package would load
 # numpy, and read commands must start fast.
@@ -224,18 +239,8 @@ def history(
 )
 @handle_errors
 def show(
-    ticker: Annotated[
-        str, typer.Argument(metavar="TICKER", help="The ticker, e.g. TCS.NS.", show_default=False)
-    ],
-    date: Annotated[
-        str | None,
-        typer.Option(
-            "--date",
-            metavar="DATE",
-            help="The newest result on or before this market date (default: the newest).",
-            show_default=False,
-        ),
-    ] = None,
+    ticker: TickerArgument,
+    date: ResultDateOption = None,
     json_output: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -343,18 +348,8 @@ def export(
 )
 @handle_errors
 def chart(
-    ticker: Annotated[
-        str, typer.Argument(metavar="TICKER", help="The ticker, e.g. TCS.NS.", show_default=False)
-    ],
-    date: Annotated[
-        str | None,
-        typer.Option(
-            "--date",
-            metavar="DATE",
-            help="The newest result on or before this market date (default: the newest).",
-            show_default=False,
-        ),
-    ] = None,
+    ticker: TickerArgument,
+    date: ResultDateOption = None,
     bars: Annotated[
         int,
         typer.Option("--bars", min=10, max=250, metavar="N", help="How many daily bars to show."),
