@@ -346,14 +346,15 @@ def _work(
     assert job is not None
     reporter.job_started(job, resumed=resumed, todo=len(todo))
     will_fetch = [stock.ticker for stock in todo if stock.attempts < MAX_STOCK_ATTEMPTS]
-    # The source may download ahead of the loop (yahoo: a bounded pool of threads); whatever
-    # ends the loop (done, Ctrl-C, the breaker, a database error) stops those downloads.
-    with sigterm_as_interrupt(), fetching_ahead(source, will_fetch):
+    with sigterm_as_interrupt():
         try:
-            for stock in todo:
-                reporter.stock_started(stock.ticker)
-                outcome = _process_stock(conn, job_id, stock, source, request)
-                reporter.stock_finished(outcome)
+            # The source may download ahead of the loop (yahoo: a bounded pool of threads);
+            # whatever ends the loop (done, Ctrl-C, the breaker, a database error) stops them.
+            with fetching_ahead(source, will_fetch):
+                for stock in todo:
+                    reporter.stock_started(stock.ticker)
+                    outcome = _process_stock(conn, job_id, stock, source, request)
+                    reporter.stock_finished(outcome)
             # Inside the try: a Ctrl-C between the last stock and this commit must still leave
             # the job marked interrupted, not running under a dead owner.
             checkpoint("finishing", 0)
