@@ -191,3 +191,59 @@ def test_read_commands_do_not_import_pandas_or_yfinance(db_path: Path) -> None:
 
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+# --- a run imports only its own command's modules -------------------------------------------
+
+
+def test_every_command_is_in_the_map_of_modules_that_register_it() -> None:
+    """`main()` imports only the modules ``COMMANDS`` names for the command it runs: the whole
+    app's commands and groups must be exactly the map's keys."""
+    from stockscan import cli
+
+    full = typer.main.get_command(app)
+    assert isinstance(full, typer.core.TyperGroup)
+    assert set(full.commands) == set(cli.COMMANDS)
+
+
+@pytest.mark.parametrize("command", ["analyze", "scan", "cron", "watchlist", "results",
+                                     "report", "jobs", "db"])  # fmt: skip
+def test_a_command_alone_has_all_its_subcommands(command: str) -> None:
+    """In a fresh process, registering one command gives it every subcommand it has in the
+    whole app, and leaves the other groups' modules unimported."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys, typer.main\n"
+        "from stockscan import cli\n"
+        f"group = typer.main.get_command(cli.register({command!r})).commands[{command!r}]\n"
+        "print(json.dumps([sorted(getattr(group, 'commands', {})),"
+        " sorted(m for m in sys.modules if m.startswith('stockscan.cli.'))]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    subcommands, modules = json.loads(result.stdout)
+    whole = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    assert subcommands == sorted(getattr(whole, "commands", {}))
+    from stockscan import cli
+
+    assert {f"stockscan.cli.{m}" for m in cli.COMMANDS[command]} <= set(modules)
+    assert command == "db" or "stockscan.cli.db" not in modules  # not every module
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["jobs", "list"], "jobs"),
+        (["--debug", "results", "latest"], "results"),
+        (["--help"], None),
+        (["--version"], None),
+        (["--debug", "--help"], None),
+        ([], None),
+    ],
+)
+def test_the_command_of_a_command_line(args: list[str], command: str | None) -> None:
+    from stockscan.cli import command_of
+
+    assert command_of(args) == command

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
 from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT, JobOutcome
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.app import DbOption, JsonOption, database, handle_errors
+from stockscan.cli.common import DbOption, JsonOption, database, handle_errors
 from stockscan.cli.results import _date, results_app
 
 

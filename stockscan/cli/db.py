@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.app import (
+from stockscan.cli.common import (
     DbOption,
     JsonOption,
     PruneDryRunOption,

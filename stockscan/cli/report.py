@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.app import DbOption, app, database, db_path, handle_errors
+from stockscan.cli.common import DbOption, app, database, db_path, handle_errors
 from stockscan.cli.results import _output_file
 from stockscan.errors import UsageError
 

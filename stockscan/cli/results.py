@@ -17,7 +17,7 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from stockscan.cli.analyze import SourceChoice
-from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
 from stockscan.errors import UsageError
 
 results_app = typer.Typer(

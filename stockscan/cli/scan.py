@@ -22,7 +22,7 @@ from stockscan.cli.analyze import (
     SourceOption,
     run_job,
 )
-from stockscan.cli.app import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
 from stockscan.errors import UsageError
 from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
 

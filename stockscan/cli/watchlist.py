@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from stockscan.cli.analyze import ExchangeOption
-from stockscan.cli.app import DbOption, JsonOption, app, database, handle_errors
+from stockscan.cli.common import DbOption, JsonOption, app, database, handle_errors
 from stockscan.errors import UsageError
 
 watchlist_app = typer.Typer(
