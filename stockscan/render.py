@@ -686,6 +686,11 @@ def db_prune_report(report: DbPrune) -> None:
             f"{verb} {_plural(report.price_old_bars, 'cached bar')} dated before"
             f" {report.prices_before}"
         )
+        if report.price_series_emptied:
+            lines.append(
+                f"  which leaves {_plural(report.price_series_emptied, 'ticker')} with no"
+                " cached bar: fetched whole again if ever asked for"
+            )
     for line in lines:
         stdout.print(line, markup=False)
     if report.dry_run:

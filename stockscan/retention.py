@@ -85,6 +85,7 @@ class DbPrune:
     price_series: int = 0
     price_series_bars: int = 0
     price_old_bars: int = 0
+    price_series_emptied: int = 0
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {"dry_run": self.dry_run}
@@ -95,6 +96,7 @@ class DbPrune:
                 "series_bars_deleted": self.price_series_bars,
                 "market_date_before": self.prices_before,
                 "old_bars_deleted": self.price_old_bars,
+                "series_left_without_bars_deleted": self.price_series_emptied,
             }
         if self.raw_before is not None:
             document["raw"] = {
@@ -278,6 +280,7 @@ def prune_db(
             report.price_series = effects["series_deleted"]
             report.price_series_bars = effects["series_bars_deleted"]
             report.price_old_bars = effects["old_bars_deleted"]
+            report.price_series_emptied = effects["series_emptied"]
             store.prune_prices(conn, **bounds)
     if report.demo_jobs is not None and not dry_run:
         report.demo_jobs.lock_files_removed = _remove_lock_files(db_path, report.demo_jobs.job_ids)

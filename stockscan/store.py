@@ -1137,7 +1137,8 @@ def price_prune_effects(
     conn: sqlite3.Connection, *, unused_before: str | None, bars_before: str | None
 ) -> dict[str, int]:
     """What ``prune_prices`` would delete: the series (bars and fetch record) of tickers last
-    fetched before ``unused_before``, and the other tickers' bars dated before ``bars_before``."""
+    fetched before ``unused_before``; the other tickers' bars dated before ``bars_before``,
+    and the fetch records of the series that leaves with no bar."""
     series = bars = old_bars = 0
     if unused_before is not None:
         series, bars = conn.execute(
@@ -1147,6 +1148,7 @@ def price_prune_effects(
             " FROM price_fetches AS f WHERE f.fetched_at < ?",
             (unused_before,),
         ).fetchone()
+    emptied = 0
     if bars_before is not None:
         old_bars = conn.execute(
             "SELECT count(*) FROM price_bars AS b WHERE b.market_date < ?"
@@ -1154,7 +1156,18 @@ def price_prune_effects(
             "   AND f.ticker = b.ticker AND f.auto_adjust = b.auto_adjust AND f.fetched_at < ?)",
             (bars_before, unused_before or ""),
         ).fetchone()[0]
-    return {"series_deleted": series, "series_bars_deleted": bars, "old_bars_deleted": old_bars}
+        # A series whose every bar is that old (a delisted ticker still asked for) loses its
+        # fetch record too: a record promises bars.
+        emptied = conn.execute(
+            "SELECT count(*) FROM price_fetches WHERE newest_date < ? AND fetched_at >= ?",
+            (bars_before, unused_before or ""),
+        ).fetchone()[0]
+    return {
+        "series_deleted": series,
+        "series_bars_deleted": bars,
+        "old_bars_deleted": old_bars,
+        "series_emptied": emptied,
+    }
 
 
 def prune_prices(
@@ -1171,6 +1184,7 @@ def prune_prices(
         conn.execute("DELETE FROM price_fetches WHERE fetched_at < ?", (unused_before,))
     if bars_before is not None:
         conn.execute("DELETE FROM price_bars WHERE market_date < ?", (bars_before,))
+        conn.execute("DELETE FROM price_fetches WHERE newest_date < ?", (bars_before,))
 
 
 def price_cache_size(conn: sqlite3.Connection) -> dict[str, int]:

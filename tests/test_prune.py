@@ -328,6 +328,7 @@ def test_prices_unused_for_deletes_whole_series_of_tickers_no_longer_fetched(
     assert dry.as_json()["prices"] == {
         "unused_since": "2026-10-28T13:00:00+00:00", "series_deleted": 1,
         "series_bars_deleted": gone, "market_date_before": None, "old_bars_deleted": 0,
+        "series_left_without_bars_deleted": 0,
     }  # fmt: skip
     real = retention.prune_db(conn, db_path, prices_unused_days=30, now=NOW)
     assert real.as_json()["prices"] == {**dry.as_json()["prices"]}
@@ -351,6 +352,32 @@ def test_prices_older_than_trims_bars_no_analysis_reads(
     assert fetch is not None and fetch["newest_date"] == dates[-1]  # the record still holds
     with pytest.raises(UsageError, match="at least 750 days"):
         retention.prune_db(conn, db_path, prices_older_than_days=700, now=NOW)
+    oracle(db_path)
+
+
+def test_a_series_trimmed_to_nothing_loses_its_fetch_record(
+    conn: sqlite3.Connection, db_path: Path
+) -> None:
+    """A ticker whose last bar is older than the cutoff (delisted, still asked for): a fetch
+    record promises bars, so it goes too, and the next fetch is a whole one."""
+    cache_prices(conn, "TCS.NS", NOW)
+    delisted = cache_prices(conn, "GONE.NS", NOW - dt.timedelta(days=1000))
+    # An empty refetch: the record says fetched now, its bars stay old.
+    store.merge_price_bars(
+        conn,
+        "yahoo",
+        "GONE.NS",
+        True,
+        [],
+        fetched_at=NOW.isoformat(timespec="seconds"),
+        exchange_tz="Asia/Kolkata",
+        source_version="yfinance 1.7.0",
+    )
+    report = retention.prune_db(conn, db_path, prices_older_than_days=800, now=NOW)
+    assert report.price_series_emptied == 1 and report.price_series == 0
+    assert report.price_old_bars >= delisted
+    assert store.price_fetch(conn, "yahoo", "GONE.NS", True) is None
+    assert store.price_fetch(conn, "yahoo", "TCS.NS", True) is not None
     oracle(db_path)
 
 
