@@ -2,7 +2,9 @@
 of times, checking the database's invariants after each and the final rows against a clean run.
 
 Prints one JSON object. Usage: python bench/soak.py [--kills 200] [--tickers 300] [--seed 1]
-(run from the repository root; it uses the test harness in tests/reliability).
+[--yahoo] (run from the repository root; it uses the test harness in tests/reliability).
+``--yahoo`` runs the real yahoo source, price cache and download threads over the harness's
+fake market instead of the fake demo source.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.reliability.conftest import facts, harness  # noqa: E402
-from tests.reliability.soak import SOURCE, soak  # noqa: E402
+from tests.reliability.soak import SOURCE, YAHOO, YAHOO_ARGS, soak  # noqa: E402
 
 
 def main() -> None:
@@ -25,17 +27,19 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--tickers", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--yahoo", action="store_true", help="the yahoo source and its threads")
     args = parser.parse_args()
     tickers = [f"S{i:05d}.NS" for i in range(args.tickers)]
+    source_args = YAHOO_ARGS if args.yahoo else ("--source", "demo")
     with tempfile.TemporaryDirectory() as tmp:
         clean_db = Path(tmp) / "clean.db"
-        assert (
-            harness("analyze", "--source", "demo", *tickers, config=SOURCE, db=clean_db).returncode
-            == 0
+        clean = harness(
+            "analyze", *source_args, *tickers, config=YAHOO if args.yahoo else SOURCE, db=clean_db
         )
+        assert clean.returncode == 0, clean.stderr
         db = Path(tmp) / "soak.db"
         began = time.perf_counter()
-        outcomes = soak(db, tickers, kills=args.kills, seed=args.seed)
+        outcomes = soak(db, tickers, kills=args.kills, seed=args.seed, yahoo=args.yahoo)
         seconds = time.perf_counter() - began
         same = facts(db) == facts(clean_db)
     print(
@@ -45,6 +49,7 @@ def main() -> None:
                 "kills": args.kills,
                 "tickers": args.tickers,
                 "seed": args.seed,
+                "source": "yahoo (fake market, 4 download threads)" if args.yahoo else "demo",
                 "outcomes": dict(sorted(outcomes.items())),
                 # soak() stops at the first broken invariant, so reaching here means all held
                 "oracle_checks_passed": sum(outcomes.values()) + 1,

@@ -119,6 +119,20 @@ def oracle(db: Path) -> None:
             ).fetchall()
             == []
         )
+        # the price cache: every fetch record has bars, its newest_date the newest of them, and
+        # no bar is without its fetch record (they are written in one transaction)
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'price_fetches'").fetchone():
+            assert (
+                conn.execute(
+                    "SELECT f.ticker FROM price_fetches f WHERE f.newest_date IS NOT"
+                    " (SELECT max(b.market_date) FROM price_bars b WHERE b.source = f.source"
+                    "  AND b.ticker = f.ticker AND b.auto_adjust = f.auto_adjust)"
+                    " UNION ALL SELECT b.ticker FROM price_bars b WHERE NOT EXISTS"
+                    " (SELECT 1 FROM price_fetches f WHERE f.source = b.source"
+                    "  AND f.ticker = b.ticker AND f.auto_adjust = b.auto_adjust)"
+                ).fetchall()
+                == []
+            )
         # the job's counts equal its details
         assert (
             conn.execute(

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import oracle
-from tests.reliability.conftest import harness, one, start_harness
+from tests.reliability.conftest import facts, harness, one, start_harness
+from tests.reliability.soak import YAHOO, YAHOO_ARGS, soak
 
 TICKERS = [f"Y{i:02d}.NS" for i in range(20)]
 FAST = ["--max-rps", "1000", "--fetch-workers", "4"]
@@ -81,3 +82,20 @@ def test_network_down_stops_the_run_with_75_and_leaves_it_resumable(db_path: Pat
     assert up.returncode == 0, up.stderr
     assert succeeded(db_path) == 20
     oracle(db_path)
+
+
+def test_random_kills_while_fetching_ahead_leave_the_rows_of_a_clean_run(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """SIGKILL, SIGINT and SIGTERM at random moments of a yahoo run, with downloads in flight
+    on four threads and the cache being filled: the oracle (price cache included) holds after
+    each, and the same command then ends with exactly the rows of an uninterrupted run."""
+    many = [f"K{i:03d}.NS" for i in range(120)]
+    clean = tmp_path / "clean.db"
+    run = harness("analyze", *YAHOO_ARGS, *many, config=YAHOO, db=clean)
+    assert run.returncode == 0, run.stderr
+    outcomes = soak(db_path, many, kills=12, seed=20261128, yahoo=True)
+    assert sum(outcomes.values()) == 12
+    assert facts(db_path) == facts(clean)
+    cached = "SELECT count(*) FROM price_fetches"
+    assert one(db_path, cached)[0] == one(clean, cached)[0] == len(many)
