@@ -129,6 +129,23 @@ def test_pool_plans_cached_tickers_without_a_download_and_drops_passed_over_ones
         pool.close()
 
 
+def test_a_download_that_raises_timeout_error_is_not_taken_for_a_wait() -> None:
+    def plan(ticker: str) -> tuple[str, object]:
+        def download() -> str:
+            raise TimeoutError("read timed out")
+
+        return ticker, download
+
+    pool: FetchAhead[str, str] = FetchAhead(["A"], plan, workers=1)  # type: ignore[arg-type]
+    try:
+        taken = pool.take("A")
+        assert taken is not None and taken[1] is not None
+        with pytest.raises(TimeoutError, match="read timed out"):
+            FetchAhead.result(taken[1])
+    finally:
+        pool.close()
+
+
 def test_close_stops_the_pool_without_waiting_for_hung_downloads() -> None:
     downloads = Downloads()
     downloads.release.clear()  # every download hangs

@@ -126,7 +126,8 @@ class FetchAhead(Generic[P, R]):
             try:
                 return future.result(timeout=POLL_S)
             except TimeoutError:
-                continue
+                if future.done():  # the download itself raised TimeoutError
+                    raise
 
     def close(self) -> None:
         """Stop every worker at its next request or wait; never blocks."""
