@@ -146,6 +146,19 @@ def test_a_download_that_raises_timeout_error_is_not_taken_for_a_wait() -> None:
         pool.close()
 
 
+def test_a_plan_that_fails_at_the_start_leaves_no_worker_behind() -> None:
+    def plan(ticker: str) -> tuple[str, object]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    before = {t for t in threading.enumerate() if t.name.startswith("stockscan-fetch-")}
+    with pytest.raises(sqlite3.OperationalError):
+        FetchAhead(["A", "B"], plan, workers=3)  # type: ignore[arg-type]
+    for thread in threading.enumerate():
+        if thread.name.startswith("stockscan-fetch-") and thread not in before:
+            thread.join(timeout=5)
+            assert not thread.is_alive()
+
+
 def test_close_stops_the_pool_without_waiting_for_hung_downloads() -> None:
     downloads = Downloads()
     downloads.release.clear()  # every download hangs

@@ -100,7 +100,11 @@ class FetchAhead(Generic[P, R]):
         ]
         for thread in self._threads:
             thread.start()
-        self._fill()
+        try:
+            self._fill()
+        except BaseException:  # a plan failed (the cache's database, say): no idle workers left
+            self.close()
+            raise
 
     def take(self, ticker: str) -> tuple[P, Future[R] | None] | None:
         if ticker not in self._planned and ticker in self._order:
