@@ -17,6 +17,7 @@ from stockscan.cli.common import (
     handle_errors,
 )
 from stockscan.errors import DatabaseError, UsageError
+from stockscan.retention import MIN_PRICE_DAYS
 
 db_app = typer.Typer(help="Inspect, check and migrate the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -126,8 +127,8 @@ def prune(
         typer.Option(
             "--prices-older-than",
             metavar="DAYS",
-            help="Delete cached bars dated more than DAYS days ago (at least 750: an analysis"
-            " reads two years).",
+            help="Delete cached bars dated more than DAYS days ago (at least"
+            f" {MIN_PRICE_DAYS}: an analysis reads two years).",
             show_default=False,
         ),
     ] = None,
