@@ -34,7 +34,7 @@ from stockscan.errors import (
     StockscanError,
     UsageError,
 )
-from stockscan.locks import JobLock
+from stockscan.locks import JobLock, owner_alive
 from stockscan.market import last_weekday
 
 if TYPE_CHECKING:
@@ -286,11 +286,10 @@ def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: s
     for job in store.running_jobs(conn):
         if job["request_key"] == except_key:
             continue
-        with JobLock(db_path, job["id"]) as probe:
-            if probe.try_acquire():
-                store.interrupt_job(
-                    conn, job["id"], f"owner pid {job['owner_pid']} died before finishing"
-                )
+        if not owner_alive(db_path, job["id"]):
+            store.interrupt_job(
+                conn, job["id"], f"owner pid {job['owner_pid']} died before finishing"
+            )
 
 
 @contextmanager

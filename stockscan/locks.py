@@ -63,3 +63,10 @@ class JobLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def owner_alive(db_path: Path, job_id: int) -> bool:
+    """Whether a live process holds job ``job_id``'s lock: the one test of an owner's life,
+    for the orphan sweep, the maintenance commands and every listing that shows a status."""
+    with JobLock(db_path, job_id) as probe:
+        return not probe.try_acquire()

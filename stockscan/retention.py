@@ -25,7 +25,7 @@ from typing import Any
 from stockscan import store
 from stockscan.db import transaction
 from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
-from stockscan.locks import JobLock
+from stockscan.locks import JobLock, owner_alive
 
 # The least --prices-older-than: the yahoo source analyses two years of bars read from the
 # cache (``YahooSource.period``), so bars younger than that are never trimmed.
@@ -143,12 +143,7 @@ def _check_days(option: str, days: int) -> None:
 
 def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
     """Running jobs whose owner process is alive (it holds the job's flock)."""
-    live = []
-    for job in store.running_jobs(conn):
-        with JobLock(db_path, job["id"]) as probe:
-            if not probe.try_acquire():
-                live.append(job)
-    return live
+    return [job for job in store.running_jobs(conn) if owner_alive(db_path, job["id"])]
 
 
 def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) -> None:
