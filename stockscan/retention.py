@@ -229,20 +229,22 @@ def prune_db(
             f"--prices-older-than {prices_older_than_days}: must be at least {MIN_PRICE_DAYS}"
             " days; an analysis reads two years of bars from the cache"
         )
-    # Pruning a million raw rows holds the write lock for seconds: a running scan would stall.
-    _refuse_while_running(conn, db_path, "pruning")
     report = DbPrune(dry_run=dry_run, demo=demo)
-    if demo:
-        active = store.active_jobs(conn, source="demo")
-        if active:
-            ids = ", ".join(str(job["id"]) for job in active)
-            raise UsageError(
-                f"demo job(s) {ids} not finished: their stocks would be left without results; "
-                f"finish them first (`stockscan jobs resume ID`)"
-            )
     pruned_at = _now().isoformat(timespec="seconds")
     with _changes(conn, dry_run=dry_run):
+        # The checks are made holding the write lock they protect: a job that started while
+        # this command waited for the lock is seen here, and none can start until COMMIT.
+        # Pruning a million raw rows holds the write lock for seconds: a running scan would
+        # stall.
+        _refuse_while_running(conn, db_path, "pruning")
         if demo:
+            active = store.active_jobs(conn, source="demo")
+            if active:
+                ids = ", ".join(str(job["id"]) for job in active)
+                raise UsageError(
+                    f"demo job(s) {ids} not finished: their stocks would be left without "
+                    f"results; finish them first (`stockscan jobs resume ID`)"
+                )
             # The finished demo jobs first: their stock rows go with them, so no stock is left
             # "succeeded" pointing at a result that no longer exists.
             jobs = JobPrune(cutoff=pruned_at, dry_run=dry_run)
@@ -289,10 +291,18 @@ def file_bytes(db_path: Path) -> int:
 
 
 def vacuum(conn: sqlite3.Connection, db_path: Path) -> dict[str, int]:
-    """Rebuild the file to give free pages back to the disk; returns sizes before and after."""
-    _refuse_while_running(conn, db_path, "vacuum")
+    """Rebuild the file to give free pages back to the disk; returns sizes before and after.
+
+    SQLite cannot VACUUM inside a transaction, so the check that no job runs is made holding
+    the write lock and VACUUM follows its COMMIT at once: a job that began waiting for the lock
+    before the check is seen by it. One that asks for the lock in the microseconds between
+    COMMIT and VACUUM waits for the vacuum like any writer (busy_timeout); at worst it exits 5
+    (locked), its job left resumable, and nothing is lost.
+    """
+    with transaction(conn):
+        _refuse_while_running(conn, db_path, "vacuum")
+        free = store.storage(conn)
     before = file_bytes(db_path)
-    free = store.storage(conn)
     store.vacuum(conn)
     return {
         "bytes_before": before,

@@ -1,0 +1,104 @@
+"""Maintenance never races the work: every check a maintenance command relies on is made
+inside the transaction that acts on it, and a refused command changes nothing."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import oracle
+
+STOCKSCAN = str(Path(sys.executable).parent / "stockscan")
+DEMO = [f"D{i:04d}.NS" for i in range(400)]
+
+
+def cli(*args: str, db: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [STOCKSCAN, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "STOCKSCAN_DB": str(db)},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def start(*args: str, db: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [STOCKSCAN, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "STOCKSCAN_DB": str(db)},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def waiting_for_lock(proc: subprocess.Popen[str], db: Path, timeout: float = 10) -> None:
+    """Until ``proc`` has the database open (past start-up, so at its BEGIN IMMEDIATE)."""
+    deadline = time.monotonic() + timeout
+    target = os.path.realpath(db)
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            fds = os.listdir(f"/proc/{proc.pid}/fd")
+        except FileNotFoundError:
+            break
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{proc.pid}/fd/{fd}") == target:
+                    time.sleep(0.2)  # the connection's first reads, then the wait
+                    return
+            except OSError:
+                continue
+        time.sleep(0.02)
+    raise AssertionError("the process never opened the database")
+
+
+def test_demo_prune_never_deletes_the_results_of_a_job_that_started_while_it_waited(
+    tmp_path: Path,
+) -> None:
+    """A demo job and `db prune --demo` both wait for a write lock a third connection holds.
+    Whichever gets it first, the job's succeeded stocks keep their results: the prune either
+    runs before the job exists or sees it running and refuses (exit 3)."""
+    rounds, broken, refused = 6, 0, 0
+    for round_ in range(rounds):
+        db = tmp_path / f"race-{round_}.db"
+        assert cli("analyze", "--source", "demo", "OLD.NS", db=db).returncode == 0
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        # The prune waits first, long enough for SQLite's busy handler to poll it only every
+        # 100 ms; the job, just started, polls every few ms and gets the lock first.
+        prune = start("db", "prune", "--demo", db=db)
+        waiting_for_lock(prune, db)
+        time.sleep(0.5)
+        job = start("analyze", "--source", "demo", *DEMO, db=db)
+        waiting_for_lock(job, db)
+        holder.execute("ROLLBACK")
+        holder.close()
+        pruned_out, pruned_err = prune.communicate(timeout=120)
+        job_out, job_err = job.communicate(timeout=300)
+        assert job.returncode == 0, job_err
+        assert prune.returncode in (0, 3), pruned_err
+        if prune.returncode == 3:
+            refused += 1
+            assert pruned_err.startswith("Error: job 2 is running"), pruned_err
+        conn = sqlite3.connect(db)
+        lost = conn.execute(
+            "SELECT count(*) FROM analysis_jobs_details"
+            " WHERE status = 'succeeded' AND result_id IS NULL"
+        ).fetchone()[0]
+        results = conn.execute(
+            "SELECT count(*) FROM analysis_results WHERE job_id = 2"
+        ).fetchone()[0]
+        conn.close()
+        if lost or results != len(DEMO):
+            broken += 1
+            continue
+        oracle(db)
+    print(f"demo prune race: {rounds} rounds, {broken} broken, {refused} refused")
+    assert broken == 0, f"{broken} of {rounds} rounds lost results of the running job"
