@@ -64,6 +64,26 @@ def note(message: str) -> None:
     sys.stderr.flush()
 
 
+def warning(message: str) -> None:
+    """One ``Warning: …`` line on stderr: the command did what was asked, with a leftover."""
+    sys.stderr.write(f"Warning: {message}\n")
+    sys.stderr.flush()
+
+
+def lock_files_left(report: JobPrune) -> None:
+    """The lock files of deleted jobs that could not be removed (``jobs prune``, ``db prune
+    --demo``), in one warning line; nothing when there are none."""
+    left = report.lock_files_left
+    if not left:
+        return
+    folder = str(Path(left[0]).parent)
+    warning(
+        f"{_plural(len(left), 'lock file')} of deleted jobs could not be removed from {folder}"
+        f" ({report.lock_files_error}); they are harmless (job ids are never reused) and may"
+        " be deleted by hand"
+    )
+
+
 def print_json(document: Any) -> None:
     """One JSON document on one line. No indent: with one, Python's json falls back from its
     C encoder to pure Python, three times slower on a 2,000-row listing (pipe to `jq` to

@@ -54,6 +54,8 @@ class JobPrune:
     results_unlinked: int = 0
     watchlist_unlinked: int = 0
     lock_files_removed: int = 0
+    lock_files_left: list[str] = field(default_factory=list)
+    lock_files_error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class JobPrune:
             "results_kept_with_job_id_null": self.results_unlinked,
             "watchlist_last_job_unlinked": self.watchlist_unlinked,
             "lock_files_removed": self.lock_files_removed,
+            "lock_files_left": self.lock_files_left,
         }
 
 
@@ -116,6 +119,7 @@ class DbPrune:
                 "job_details_deleted": jobs.get("details_deleted", 0),
                 "watchlist_last_job_unlinked": jobs.get("watchlist_last_job_unlinked", 0),
                 "lock_files_removed": jobs.get("lock_files_removed", 0),
+                "lock_files_left": jobs.get("lock_files_left", []),
             }
         return document
 
@@ -156,18 +160,25 @@ def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) ->
         )
 
 
-def _remove_lock_files(db_path: Path, job_ids: list[int]) -> int:
+def _remove_lock_files(report: JobPrune, db_path: Path) -> None:
     """Lock files of deleted jobs. Only after COMMIT: a job's lock file must exist as long as
-    the job does (stockscan.locks)."""
-    removed = 0
-    for job_id in job_ids:
+    the job does (stockscan.locks).
+
+    One that cannot be removed (a read-only lock directory) is left and reported, not raised:
+    the deletion is committed, and a left lock file is harmless, because job ids are
+    AUTOINCREMENT and never handed out again (rebuild_tables carries the counter over), so no
+    later job ever uses it.
+    """
+    for job_id in report.job_ids:
         path = JobLock(db_path, job_id).path
         try:
             path.unlink()
-            removed += 1
+            report.lock_files_removed += 1
         except FileNotFoundError:
             pass
-    return removed
+        except OSError as exc:
+            report.lock_files_left.append(str(path))
+            report.lock_files_error = exc.strerror or type(exc).__name__
 
 
 def _prune_jobs_in_transaction(conn: sqlite3.Connection, report: JobPrune, ids: list[int]) -> None:
@@ -197,7 +208,7 @@ def prune_jobs(
         ids = store.terminal_jobs(conn, finished_before=cutoff)
         _prune_jobs_in_transaction(conn, report, ids)
     if not dry_run:
-        report.lock_files_removed = _remove_lock_files(db_path, report.job_ids)
+        _remove_lock_files(report, db_path)
     return report
 
 
@@ -280,7 +291,7 @@ def prune_db(
             report.price_series_emptied = effects["series_emptied"]
             store.prune_prices(conn, **bounds)
     if report.demo_jobs is not None and not dry_run:
-        report.demo_jobs.lock_files_removed = _remove_lock_files(db_path, report.demo_jobs.job_ids)
+        _remove_lock_files(report.demo_jobs, db_path)
     return report
 
 

@@ -152,6 +152,8 @@ def prune(
         render.print_json(report.as_json())
     else:
         render.db_prune_report(report)
+    if report.demo_jobs is not None:
+        render.lock_files_left(report.demo_jobs)
 
 
 @db_app.command("vacuum", epilog="Example:\n\n  stockscan db prune --demo && stockscan db vacuum")

@@ -137,6 +137,7 @@ def prune(
         render.print_json(report.as_json())
     else:
         render.job_prune_report(report)
+    render.lock_files_left(report)
 
 
 def _decoded(job: dict[str, object]) -> dict[str, object]:

@@ -3,6 +3,7 @@ inside the transaction that acts on it, and a refused command changes nothing.""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -10,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from stockscan.locks import lock_dir
 from tests.conftest import oracle
+from tests.reliability.conftest import one
+from tests.reliability.test_environment import read_only
 
 STOCKSCAN = str(Path(sys.executable).parent / "stockscan")
 DEMO = [f"D{i:04d}.NS" for i in range(400)]
@@ -102,3 +106,31 @@ def test_demo_prune_never_deletes_the_results_of_a_job_that_started_while_it_wai
         oracle(db)
     print(f"demo prune race: {rounds} rounds, {broken} broken, {refused} refused")
     assert broken == 0, f"{broken} of {rounds} rounds lost results of the running job"
+
+
+def test_jobs_prune_with_an_unwritable_lock_directory_deletes_and_warns(tmp_path: Path) -> None:
+    """The deletion is what was asked for and it is committed; a lock file that cannot be
+    removed is named in one warning line (exit 0, no traceback). It is harmless: job ids are
+    AUTOINCREMENT, never handed out again, so no future job uses that file."""
+    db = tmp_path / "prune.db"
+    for ticker in ("A.NS", "B.NS"):
+        assert cli("analyze", "--source", "demo", ticker, db=db).returncode == 0
+    locks = lock_dir(db)
+    assert sorted(p.name for p in locks.iterdir()) == ["job-1.lock", "job-2.lock"]
+    with read_only(locks):
+        pruned = cli("jobs", "prune", "--older-than", "0", db=db)
+        as_json = cli("jobs", "prune", "--older-than", "0", "--json", db=db)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Traceback" not in pruned.stderr
+    assert pruned.stdout.startswith("Deleted 2 finished jobs (ids 1, 2)"), pruned.stdout
+    assert pruned.stderr.count("\n") == 1, pruned.stderr
+    assert pruned.stderr.startswith("Warning: 2 lock files of deleted jobs could not be removed")
+    assert str(locks) in pruned.stderr
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["jobs_deleted"] == 0
+    assert one(db, "SELECT count(*) FROM analysis_jobs")[0] == 0
+    # ids are never reused: the next job is 3, not 1, whatever lock files are left
+    assert cli("analyze", "--source", "demo", "C.NS", db=db).returncode == 0
+    assert one(db, "SELECT max(id) FROM analysis_jobs")[0] == 3
+    oracle(db)
+    # the files the warning named are still there, next to the new job's
+    assert sorted(p.name for p in locks.iterdir()) == ["job-1.lock", "job-2.lock", "job-3.lock"]
