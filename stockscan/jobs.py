@@ -255,6 +255,10 @@ def resume(
                 skip_unchanged=params.get("skip_unchanged", False),
                 keep_partial=params.get("keep_partial", False),
             )
+            # Everything that can refuse the resume (an option the job's source does not take,
+            # a data directory that moved) is checked before the job is touched: a refusal
+            # leaves it exactly as it was.
+            source = source or request.source_for(conn, tuning)
             try:
                 store.adopt_job(conn, job_id, owner_pid=os.getpid(), owner_host=_hostname())
             except sqlite3.IntegrityError:
@@ -266,7 +270,6 @@ def resume(
                 raise JobAlreadyRunning(
                     other["id"], other["owner_pid"], other["owner_host"]
                 ) from None
-        source = source or request.source_for(conn, tuning)
         return _work(conn, job_id, request, source, reporter, resumed=True)
     finally:
         lock.release()

@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from stockscan.locks import lock_dir
+from stockscan.sources.demo import demo_bars
 from tests.conftest import oracle
 from tests.reliability.conftest import one
 from tests.reliability.test_environment import read_only
@@ -134,3 +137,44 @@ def test_jobs_prune_with_an_unwritable_lock_directory_deletes_and_warns(tmp_path
     oracle(db)
     # the files the warning named are still there, next to the new job's
     assert sorted(p.name for p in locks.iterdir()) == ["job-1.lock", "job-2.lock", "job-3.lock"]
+
+
+def write_csv(directory: Path, ticker: str, end: str = "2026-11-27") -> None:
+    bars = demo_bars(ticker, np.datetime64(end, "D"))
+    lines = ["Date,Open,High,Low,Close,Volume"]
+    columns = zip(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.volume, strict=True)
+    lines += [",".join(str(value) for value in row) for row in columns]
+    (directory / f"{ticker}.csv").write_text("\n".join(lines) + "\n")
+
+
+def job_row(db: Path, job_id: int) -> tuple[object, ...]:
+    return tuple(one(db, "SELECT * FROM analysis_jobs WHERE id = ?", job_id))
+
+
+def test_a_refused_resume_leaves_the_job_byte_identical(tmp_path: Path) -> None:
+    """Every option and the job's own parameters are checked before the job is adopted: a
+    resume refused with exit 2 leaves the job as it was (not running, no extra attempt)."""
+    db, data = tmp_path / "resume.db", tmp_path / "prices"
+    data.mkdir()
+    write_csv(data, "GOOD.NS")
+    ran = cli("analyze", "--source", "csv", "--data-dir", str(data), "GOOD.NS", "GONE.NS", db=db)
+    assert ran.returncode == 1, ran.stderr  # GONE.NS has no file: the job is partial
+    before = job_row(db, 1)
+    assert before[2] == "partial"
+    workers = cli("jobs", "resume", "1", "--fetch-workers", "2", db=db)
+    assert workers.returncode == 2, workers.stderr
+    assert workers.stderr == "Error: --fetch-workers: only for --source yahoo, not csv\n"
+    assert job_row(db, 1) == before
+    data.rename(tmp_path / "moved")
+    moved = cli("jobs", "resume", "1", db=db)
+    assert moved.returncode == 2, moved.stderr
+    assert moved.stderr == f"Error: --data-dir {data}: not a directory\n"
+    assert job_row(db, 1) == before
+    oracle(db)
+    # put back, the same resume runs: the refusals left nothing in its way
+    (tmp_path / "moved").rename(data)
+    write_csv(data, "GONE.NS")
+    resumed = cli("jobs", "resume", "1", db=db)
+    assert resumed.returncode == 0, resumed.stderr
+    assert one(db, "SELECT status, attempts FROM analysis_jobs WHERE id = 1") == ("succeeded", 2)
+    oracle(db)
