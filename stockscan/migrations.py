@@ -1,5 +1,5 @@
-"""Schema migrations: named functions in order, each applied once, in one transaction with its
-record in ``_migrations``.
+"""Schema migrations: named functions in order, each applied once with its record in
+``_migrations``. The pending ones are one unit: all applied in one transaction, or none.
 
 Never edit a migration that has shipped; add a new one. Each says what its columns mean and,
 for columns added later, what NULL means for rows that existed before. ``schema.sql`` at the
@@ -9,11 +9,14 @@ fails when it is stale.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from stockscan.db import transaction
+from stockscan.errors import DatabaseError
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -434,21 +437,105 @@ def pending(conn: sqlite3.Connection) -> list[str]:
     return [name for name, _ in MIGRATIONS if name not in done]
 
 
+# What a migration may write, in bytes, estimated from the database it will run on (see
+# space_needed). A migration not listed changes the schema only, or creates empty tables: a
+# few pages.
+SMALL_MIGRATION_BYTES = 256 * 1024
+# Bytes per row of an index on one short column (a date and a rowid, with b-tree overhead).
+INDEX_ROW_BYTES = 48
+MARGIN_BYTES = 4 * 1024 * 1024
+
+
+def _bytes_in_use(conn: sqlite3.Connection) -> int:
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return int((pages - free) * size)
+
+
+def _rows(conn: sqlite3.Connection, table: str) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]) if exists else 0
+
+
+WRITES: dict[str, Callable[[sqlite3.Connection], int]] = {
+    # A rebuild copies every row of the tables it rebuilds, with their indexes: at the schema
+    # m003 runs on, those five tables are the whole database, so all of it is written again.
+    "m003_legacy_import": _bytes_in_use,
+    # A new index on analysis_results (analysis_date).
+    "m004_detail_note": lambda conn: _rows(conn, "analysis_results") * INDEX_ROW_BYTES,
+}
+
+
+def space_needed(conn: sqlite3.Connection, names: list[str]) -> int:
+    """Free disk the pending migrations ``names`` may need at their peak, conservatively.
+
+    Every page they write goes to the write-ahead log first (the whole unit is one
+    transaction, so the log holds all of it until COMMIT), and the checkpoint after COMMIT
+    copies it into the database file, which grows by the pages that are new. Measured on a
+    first-release database (m003 pending: the whole file rebuilt), the disk's use rose by 2.9
+    times the file at its peak (10.6 MB file: 31.1 MB; 35.0 MB file: 103.0 MB): the log holds
+    each b-tree page once per time the page cache spilled it, about twice the data. So: 3.25
+    times what they write, plus a margin for the -shm and SQLite's own bookkeeping.
+    """
+    written = sum(WRITES.get(name, lambda _: SMALL_MIGRATION_BYTES)(conn) for name in names)
+    return 3 * written + written // 4 + MARGIN_BYTES
+
+
+def _database_file(conn: sqlite3.Connection) -> Path | None:
+    """The file of ``conn``'s main database; None in memory."""
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return Path(file) if file else None
+    return None
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"
+
+
+def check_space(conn: sqlite3.Connection, names: list[str]) -> None:
+    """Refuse (``DatabaseError``, exit 5) before the first write when the disk holding the
+    database has less free space than the migrations ``names`` may need."""
+    path = _database_file(conn)
+    if path is None:
+        return
+    needed = space_needed(conn, names)
+    free = shutil.disk_usage(path.parent).free
+    if free < needed:
+        raise DatabaseError(
+            f"{path}: updating its schema ({len(names)} pending migrations) needs about"
+            f" {_mb(needed)} free on {path.parent}, which has {_mb(free)}: nothing was changed;"
+            " free some space (or copy the database to a larger disk and point --db at it)"
+            " and run the command again"
+        )
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply every pending migration, each in its own transaction; return the names applied.
+    """Apply every pending migration, all in one transaction; return the names applied.
+
+    All or nothing: a failure anywhere (a bad migration, a full disk, Ctrl-C) rolls every one
+    of them back, records included, and leaves the database at the schema it had. The space
+    they may need is checked before the first write (check_space). Each migration must be able
+    to run inside a transaction: no VACUUM, and no PRAGMA foreign_keys (a no-op there; m003's
+    rebuild_tables works with foreign keys on).
 
     Cheap when there is nothing to do: one read, no write lock. Two processes migrating at once
     serialise on BEGIN IMMEDIATE and the second finds nothing left to do.
     """
     if not pending(conn):
         return []
-    done: list[str] = []
-    for name, fn in MIGRATIONS:
-        with transaction(conn):
-            _ensure_table(conn)
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                continue
-            fn(conn)
+    with transaction(conn):
+        todo = pending(conn)  # again, under the write lock: another process may have migrated
+        if not todo:
+            return []
+        check_space(conn, todo)
+        _ensure_table(conn)
+        functions = dict(MIGRATIONS)
+        for name in todo:
+            functions[name](conn)
             conn.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
                 (name, datetime.now(UTC).isoformat(timespec="seconds")),
@@ -456,8 +543,10 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             problems = conn.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise sqlite3.IntegrityError(f"migration {name} broke foreign keys: {problems}")
-        done.append(name)
-    return done
+    # Give the log's space back now, not when the last connection closes: after a rebuild it
+    # holds about twice the database, and the command that migrated may run for hours.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return todo
 
 
 def schema_sql(conn: sqlite3.Connection) -> str:

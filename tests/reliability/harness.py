@@ -19,6 +19,8 @@
 - ``"fault": {"on": "write" | "commit", "n": 7}``: make SQLite refuse the Nth write statement
   (INSERT, UPDATE, DELETE) or the Nth COMMIT this process prepares, as an I/O fault would.
 - ``"max_page_count": N``: cap the database at N pages, so writes fail with SQLITE_FULL.
+- ``"migration_fails": "m005_price_cache"``: that migration runs, then fails with a real
+  SQLite error (a statement on a table that does not exist), as a bug in it would.
 
 Nothing here is part of stockscan: the hooks go in at the boundaries the code already has (the
 source factory, the connection factory, the checkpoint function), and the command line, the job
@@ -146,6 +148,22 @@ def install(config: dict[str, Any]) -> None:
                 os.kill(os.getpid(), getattr(signal, crash.get("signal", "SIGKILL")))
 
         stockscan.jobs.checkpoint = checkpoint  # type: ignore[assignment]
+
+    failing = config.get("migration_fails")
+    if failing:
+        import stockscan.migrations
+
+        def fail_after(migration: Any) -> Any:
+            def failing_migration(conn: sqlite3.Connection) -> None:
+                migration(conn)
+                conn.execute("INSERT INTO harness_injected_failure VALUES (1)")
+
+            return failing_migration
+
+        stockscan.migrations.MIGRATIONS[:] = [
+            (name, fail_after(fn) if name == failing else fn)
+            for name, fn in stockscan.migrations.MIGRATIONS
+        ]
 
     fault = config.get("fault")
     pages = config.get("max_page_count")

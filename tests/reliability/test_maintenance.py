@@ -99,9 +99,9 @@ def test_demo_prune_never_deletes_the_results_of_a_job_that_started_while_it_wai
             "SELECT count(*) FROM analysis_jobs_details"
             " WHERE status = 'succeeded' AND result_id IS NULL"
         ).fetchone()[0]
-        results = conn.execute(
-            "SELECT count(*) FROM analysis_results WHERE job_id = 2"
-        ).fetchone()[0]
+        results = conn.execute("SELECT count(*) FROM analysis_results WHERE job_id = 2").fetchone()[
+            0
+        ]
         conn.close()
         if lost or results != len(DEMO):
             broken += 1
