@@ -79,7 +79,14 @@ def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
         if not path.parent.exists():
             if os.environ.get("STOCKSCAN_DB") or path != default_db_path():
                 raise DatabaseError(f"cannot create database {path}: directory does not exist")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the data directory {path.parent}:"
+                    f" {(exc.strerror or type(exc).__name__).lower()}"
+                    " (set STOCKSCAN_DB or --db to a database in a writable directory)"
+                ) from None
     elif path.is_dir():
         raise DatabaseError(f"cannot open database {path}: it is a directory")
     # While several processes open a new database at once, SQLite can answer SQLITE_BUSY

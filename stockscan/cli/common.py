@@ -59,7 +59,8 @@ DbOption = Annotated[
         help="Database file (env STOCKSCAN_DB; default: in the user data directory, "
         "e.g. ~/.local/share/stockscan/stockscan.db).",
         show_envvar=False,
-        dir_okay=False,
+        # No dir_okay=False: a directory is a database problem (exit 5, stockscan.db.open_db),
+        # not a usage error.
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
