@@ -19,6 +19,10 @@ def events(pair: dict[str, Any]) -> list[str]:
         found.append(f"{previous} → {verdict}")
     close, side = pair["close"], pair["prev_side"]
     stop, target = pair["prev_stop"], pair["prev_target"]
+    if close is None:
+        # A result imported from the old system has no close (it never recorded one): whether
+        # the previous stop or target was reached is unknown, so nothing is said about it.
+        return found
     if side == "long":
         if stop is not None and close <= stop:
             found.append(f"stop hit: close {close:.2f} at or below the stop {stop:.2f}")
