@@ -19,6 +19,8 @@
 - ``"fault": {"on": "write" | "commit", "n": 7}``: make SQLite refuse the Nth write statement
   (INSERT, UPDATE, DELETE) or the Nth COMMIT this process prepares, as an I/O fault would.
 - ``"max_page_count": N``: cap the database at N pages, so writes fail with SQLITE_FULL.
+- ``"no_o_tmpfile": true``: run as on a system without ``os.O_TMPFILE`` (not Linux, or a file
+  system that lacks it), so output files are written through a named temporary file.
 - ``"migration_fails": "m005_price_cache"``: that migration runs, then fails with a real
   SQLite error (a statement on a table that does not exist), as a bug in it would.
 
@@ -148,6 +150,9 @@ def install(config: dict[str, Any]) -> None:
                 os.kill(os.getpid(), getattr(signal, crash.get("signal", "SIGKILL")))
 
         stockscan.jobs.checkpoint = checkpoint  # type: ignore[assignment]
+
+    if config.get("no_o_tmpfile") and hasattr(os, "O_TMPFILE"):
+        del os.O_TMPFILE
 
     failing = config.get("migration_fails")
     if failing:

@@ -153,3 +153,120 @@ def test_every_read_command_handles_every_row_the_importer_writes(tmp_path: Path
             failures.append((" ".join(command), result.returncode, result.stderr[-300:]))
     print(f"{len(only_imported) + len(commands)} read commands, {len(failures)} failed")
     assert failures == [], "\n".join(map(str, failures))
+
+
+# --- output files: killed half-written, and symlinks ----------------------------------------
+
+
+def many_results(db: Path, count: int = 150_000) -> Path:
+    """``count`` results written by SQL (an export reads only analysis_results): an export
+    that takes long enough to be killed in the middle."""
+    import sqlite3
+
+    from stockscan.db import open_db
+
+    open_db(db).close()
+    conn = sqlite3.connect(db)
+    rows = (
+        (f"T{i // 300:05d}.NS", f"2025-{1 + i % 300 // 28:02d}-{1 + i % 28:02d}")
+        for i in range(count)
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO analysis_results (ticker, analysis_date, status, score, verdict,"
+        " side, close, analysis_source, scoring_version, bars_used, created_at, updated_at)"
+        " VALUES (?, ?, 'complete', 50, 'HOLD', 'none', 10, 'csv', '1', 300, 'x', 'x')",
+        rows,
+    )
+    conn.commit()
+    conn.close()
+    return db
+
+
+def kill_while_writing(args: list[str], env: dict[str, str], folder: Path) -> None:
+    """Start an export and SIGKILL it once it has a file open in ``folder``."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            links = [os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+                     for fd in os.listdir(f"/proc/{proc.pid}/fd")]  # fmt: skip
+        except OSError:
+            links = []
+        if any(link.startswith(str(folder)) for link in links):
+            time.sleep(0.05)
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the export finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "named temporary"])
+def test_an_export_killed_half_way_leaves_nothing_that_accumulates(
+    tmp_path: Path, unnamed: bool
+) -> None:
+    from tests.reliability.conftest import harness_cmd
+
+    db = many_results(tmp_path / "big.db")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "all.json"
+    env = {"STOCKSCAN_DB": str(db)}
+    config = "{}" if unnamed else '{"no_o_tmpfile": true}'
+    args = [*harness_cmd("results", "export", "--format", "json", "-o", str(target))]
+    kills = 3
+    for _ in range(kills):
+        kill_while_writing(args, {**env, "STOCKSCAN_HARNESS": config}, out)
+    left = sorted(p.name for p in out.iterdir())
+    print(f"{kills} kills ({'O_TMPFILE' if unnamed else 'named'}): {len(left)} files left")
+    if unnamed:
+        assert left == []  # an unnamed file vanishes with the process
+    else:
+        # each write removes what the killed ones before it left: only the last kill's remains
+        assert len(left) == 1 and left[0].startswith(".all.json."), left
+    # a concurrent export's temporary file (its pid is alive: this test's) is left alone
+    alive = out / f".all.json.{os.getpid()}.tmp"
+    alive.write_text("being written")
+    other = out / ".other.json.1.tmp"  # not this output's name: not ours to delete
+    other.write_text("x")
+    done = cli("results", "export", "--format", "json", "-o", str(target), env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted([alive.name, other.name, target.name])
+    assert target.read_text().startswith("[")
+
+
+def test_an_output_that_is_a_symlink_is_followed(tmp_path: Path) -> None:
+    """`-o LINK` writes the file the link points to (atomically, in that file's directory)
+    and leaves the link a link; without --force an existing target is refused as a file."""
+    db = tmp_path / "db.sqlite"
+    env = {"STOCKSCAN_DB": str(db)}
+    assert cli("analyze", "--source", "demo", "A.NS", "B.NS", env=env).returncode == 0
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "latest.csv"
+    real.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    refused = cli("results", "export", "--format", "csv", "-o", str(link), env=env)
+    assert one_error(refused, 2) == (
+        f"Error: --output {link}: file exists (add --force to overwrite it)\n"
+    )
+    forced = cli("results", "export", "--format", "csv", "-o", str(link), "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text().startswith("id,ticker,") and real.read_text().count("\n") == 3
+    assert sorted(p.name for p in shared.iterdir()) == ["latest.csv"]
+    # a dangling link: the file it names is created
+    real.unlink()
+    made = cli("results", "export", "--format", "csv", "-o", str(link), env=env)
+    assert made.returncode == 0, made.stderr
+    assert link.is_symlink() and real.read_text().startswith("id,ticker,")
+    # the report goes through the same helper
+    report = cli("report", "--latest", "-o", str(link), "--force", env=env)
+    assert report.returncode == 0, report.stderr
+    assert link.is_symlink() and real.read_text().startswith("<!DOCTYPE html>")
