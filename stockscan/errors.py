@@ -25,7 +25,7 @@ ErrorKind = Literal[
     "no_data",  # the source returned nothing for this ticker
     "invalid_symbol",  # the source says the symbol does not exist
     "insufficient_history",  # too few bars for the analysis
-    "bad_data",  # NaN or non-positive prices, high < low, unsorted or duplicate dates
+    "bad_data",  # NaN or non-positive prices, high < low, unsorted, duplicate or future dates
     "compute_error",  # the analysis itself failed on data that passed validation
     "source_error",  # the data source failed in a way we do not recognise
     "demo_over_real",  # skipped: a demo result may not replace a real one

@@ -35,7 +35,7 @@ from stockscan.errors import (
     UsageError,
 )
 from stockscan.locks import JobLock, owner_alive
-from stockscan.market import last_weekday
+from stockscan.market import last_weekday, market_today
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Analysis, Bars
@@ -387,6 +387,7 @@ def _process_stock(
     request: JobRequest,
 ) -> StockOutcome:
     from stockscan.analysis import analyze, position_size
+    from stockscan.analysis.validation import check_not_after
     from stockscan.sources import provenance_of
 
     detail_id, ticker, position = stock.detail_id, stock.ticker, stock.position
@@ -407,6 +408,7 @@ def _process_stock(
     checkpoint("started", position)
     try:
         bars = source.fetch(ticker)
+        check_not_after(bars, market_today())
         provenance = provenance_of(source, ticker)
         checkpoint("fetched", position)
         if request.skip_unchanged:

@@ -17,3 +17,17 @@ def last_weekday(today: dt.date | None = None) -> dt.date:
     while day.weekday() >= 5:
         day -= dt.timedelta(days=1)
     return day
+
+
+# NSE and BSE are in India: UTC+05:30 all year (no daylight saving).
+INDIA = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")
+
+
+def market_today(now: dt.datetime | None = None) -> dt.date:
+    """The newest market date a bar can have: today's date in India.
+
+    A bar dated after it is not a price but a typo or a broken feed (2099-12-31). It holds for
+    other exchanges too: those west of India are behind it, and no session east of it opens on
+    a date India has not reached (Tokyo opens at 05:30 IST, Sydney at 04:30, Wellington at
+    02:30)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(INDIA).date()

@@ -1047,12 +1047,22 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
     }
 
 
-def check(conn: sqlite3.Connection) -> dict[str, list[Any]]:
-    """``integrity_check`` and ``foreign_key_check``; empty lists mean a clean database."""
+def check(conn: sqlite3.Connection, *, newest_date: str) -> dict[str, list[Any]]:
+    """``integrity_check``, ``foreign_key_check`` and results dated after ``newest_date`` (the
+    current market date: an earlier version accepted such bars); empty lists mean a clean
+    database."""
     integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
     return {
         "integrity": [] if integrity == ["ok"] else integrity,
         "foreign_keys": [list(row) for row in conn.execute("PRAGMA foreign_key_check")],
+        "future_dated": [
+            {"ticker": ticker, "analysis_date": date}
+            for ticker, date in conn.execute(
+                "SELECT ticker, analysis_date FROM analysis_results WHERE analysis_date > ?"
+                " ORDER BY analysis_date, ticker",
+                (newest_date,),
+            )
+        ],
     }
 
 

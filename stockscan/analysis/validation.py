@@ -6,6 +6,8 @@ Data-quality problems (``bad_data``) are reported before a short history
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from stockscan.analysis.indicators import FloatArray
@@ -110,6 +112,23 @@ def _check_values(dates: np.ndarray, columns: dict[str, FloatArray]) -> None:
         outside = (values > high + slack) | (values < low - slack)
         if outside.any():
             raise _bad(f"{name} is outside [low, high] at {_first(outside, dates)}")
+
+
+def check_not_after(bars: Bars, newest: dt.date) -> None:
+    """``bad_data`` when a bar is dated after ``newest``, the current market date
+    (``stockscan.market.market_today``): such a bar is a typo or a broken feed, and its result
+    would be every listing's "latest" forever. The job loop checks every source's bars with
+    this as they arrive, before anything compares them with a stored result; ``check`` itself
+    keeps no clock, so the analysis stays a pure function of its bars. Weekend bars are
+    ordinary bars: NSE and BSE hold sessions on a Saturday or Sunday now and then (Muhurat
+    trading, Budget day)."""
+    try:
+        dates = np.asarray(bars.dates).astype("datetime64[D]")
+    except (TypeError, ValueError):
+        return  # not dates at all: check() says so
+    future = dates > np.datetime64(newest, "D")
+    if future.any():
+        raise _bad(f"{_first(future, dates)} is dated after the current market date {newest}")
 
 
 def validate(bars: Bars) -> None:

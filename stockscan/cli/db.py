@@ -61,16 +61,22 @@ def info(json_output: JsonOption = False, db: DbOption = None) -> None:
 @db_app.command("check", epilog="Example:\n\n  stockscan db check --db ~/scans/nightly.db")
 @handle_errors
 def check(json_output: JsonOption = False, db: DbOption = None) -> None:
-    """Run SQLite's integrity and foreign-key checks; exit 5 if either finds a problem."""
+    """Run SQLite's integrity and foreign-key checks and look for results dated after the
+    current market date; exit 5 if any finds a problem."""
     from stockscan import render, store
+    from stockscan.market import market_today
 
     with database(db, create=False) as conn:
-        problems = store.check(conn)
+        problems = store.check(conn, newest_date=market_today().isoformat())
     if json_output:
         render.print_json({"ok": not any(problems.values()), **problems})
     else:
         for name, rows in problems.items():
-            render.stdout.print(f"{name:<12} {'ok' if not rows else rows}", markup=False)
+            text = "ok" if not rows else str(rows)
+            if name == "future_dated" and rows:
+                shown = ", ".join(f"{r['ticker']} {r['analysis_date']}" for r in rows)
+                text = f"{len(rows)} dated after the current market date: {shown}"
+            render.stdout.print(f"{name:<12} {text}", markup=False)
     if any(problems.values()):
         raise DatabaseError(f"{db_path(db)}: check failed")
 

@@ -270,3 +270,85 @@ def test_an_output_that_is_a_symlink_is_followed(tmp_path: Path) -> None:
     report = cli("report", "--latest", "-o", str(link), "--force", env=env)
     assert report.returncode == 0, report.stderr
     assert link.is_symlink() and real.read_text().startswith("<!DOCTYPE html>")
+
+
+# --- bars dated after the market date --------------------------------------------------------
+
+
+def csv_with_last_bar(directory: Path, ticker: str, last: str) -> None:
+    """Two years of weekday bars up to 2026-11-27, then one bar dated ``last``."""
+    import numpy as np
+
+    from stockscan.sources.demo import demo_bars
+
+    bars = demo_bars(ticker, np.datetime64("2026-11-27", "D"))
+    lines = ["Date,Open,High,Low,Close,Volume"]
+    columns = zip(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.volume, strict=True)
+    lines += [",".join(str(value) for value in row) for row in columns]
+    close = float(bars.close[-1])
+    lines.append(f"{last},{close},{close * 1.01},{close * 0.99},{close},1000")
+    (directory / f"{ticker}.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_a_bar_dated_after_the_market_date_is_bad_data_and_never_a_result(tmp_path: Path) -> None:
+    import datetime as dt
+    import json
+
+    from stockscan.market import market_today
+
+    data = tmp_path / "prices"
+    data.mkdir()
+    tomorrow = (market_today() + dt.timedelta(days=1)).isoformat()
+    csv_with_last_bar(data, "FAR.NS", "2099-12-31")
+    csv_with_last_bar(data, "NEXT.NS", tomorrow)
+    env = {"STOCKSCAN_DB": str(tmp_path / "db.sqlite")}
+    assert cli("watchlist", "add", "FAR.NS", "NEXT.NS", env=env).returncode == 0
+    # analyze, and scan (which keeps a result it already has for the same market date)
+    for command in (["analyze", "FAR.NS", "NEXT.NS"], ["scan"]):
+        ran = cli(*command, "--source", "csv", "--data-dir", str(data), "--json", env=env)
+        assert ran.returncode == 4, ran.stderr
+        stocks = {s["ticker"]: s for s in json.loads(ran.stdout)["stocks"]}
+        assert stocks["FAR.NS"]["error_kind"] == "bad_data"
+        assert "2099-12-31" in stocks["FAR.NS"]["error_message"]
+        assert "after the current market date" in stocks["FAR.NS"]["error_message"]
+        assert stocks["NEXT.NS"]["error_kind"] == "bad_data", stocks["NEXT.NS"]
+    latest = cli("results", "latest", "--json", env=env)
+    assert latest.returncode == 0 and json.loads(latest.stdout)["results"] == []
+
+
+def test_a_weekend_bar_in_the_past_is_an_ordinary_bar(tmp_path: Path) -> None:
+    """NSE and BSE do trade on weekends now and then (Muhurat trading on Sunday 2023-11-12,
+    the Budget-day session on Saturday 2025-02-01): a weekend bar is real data, analysed like
+    any other, and only a bar after the market date is refused."""
+    import json
+
+    data = tmp_path / "prices"
+    data.mkdir()
+    csv_with_last_bar(data, "SUN.NS", "2026-11-29")  # a Sunday, in the past
+    env = {"STOCKSCAN_DB": str(tmp_path / "db.sqlite")}
+    ran = cli("analyze", "--source", "csv", "--data-dir", str(data), "SUN.NS", env=env)
+    assert ran.returncode == 0, ran.stderr
+    latest = json.loads(cli("results", "latest", "--json", env=env).stdout)["results"]
+    assert [(r["ticker"], r["analysis_date"]) for r in latest] == [("SUN.NS", "2026-11-29")]
+
+
+def test_db_check_flags_results_dated_after_the_market_date(tmp_path: Path) -> None:
+    """A database an earlier version poisoned: `db check` names the rows, exit 5."""
+    import json
+    import sqlite3
+
+    db = tmp_path / "db.sqlite"
+    env = {"STOCKSCAN_DB": str(db)}
+    assert cli("analyze", "--source", "demo", "A.NS", env=env).returncode == 0
+    assert cli("db", "check", env=env).returncode == 0
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE analysis_results SET analysis_date = '2099-12-31' WHERE ticker = 'A.NS'")
+    conn.commit()
+    conn.close()
+    checked = cli("db", "check", env=env)
+    assert checked.returncode == 5
+    assert "future_dated" in checked.stdout and "A.NS 2099-12-31" in checked.stdout
+    assert checked.stderr == f"Error: {db}: check failed\n"
+    document = json.loads(cli("db", "check", "--json", env=env).stdout)
+    assert document["ok"] is False
+    assert document["future_dated"] == [{"ticker": "A.NS", "analysis_date": "2099-12-31"}]
