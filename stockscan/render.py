@@ -688,6 +688,17 @@ def db_prune_report(report: DbPrune) -> None:
                 f"  {_plural(report.demo_details_unlinked, 'stock row')} of other jobs lose"
                 " their result link (result_id set to NULL)"
             )
+    if report.future_after is not None:
+        jobs = report.future_job_ids
+        lines += [
+            f"{'Would delete' if report.dry_run else 'Deleted'}"
+            f" {_plural(report.future_results, 'result')} dated after the market date"
+            f" {report.future_after}, with their raw data ({_bytes(report.future_raw_bytes)})",
+            f"  {_plural(report.future_details_failed, 'stock row')} that wrote them become"
+            f" failed (bad_data), in {_plural(len(jobs), 'job')}{_ids(jobs)}",
+            f"  {_plural(report.future_watchlist_unlinked, 'watchlist row')} lose their"
+            " last-result link (set to NULL)",
+        ]
     if report.raw_before is not None:
         lines.append(
             f"{'Would drop' if report.dry_run else 'Dropped'} the raw data of"

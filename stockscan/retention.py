@@ -31,7 +31,8 @@ from stockscan.locks import JobLock, owner_alive
 # cache (``YahooSource.period``), so bars younger than that are never trimmed.
 MIN_PRICE_DAYS = 750
 PRUNE_OPTIONS = (
-    "--raw-older-than DAYS, --demo, --prices-unused-for DAYS and/or --prices-older-than DAYS"
+    "--raw-older-than DAYS, --demo, --future-dated, --prices-unused-for DAYS and/or"
+    " --prices-older-than DAYS"
 )
 
 
@@ -89,6 +90,12 @@ class DbPrune:
     price_series_bars: int = 0
     price_old_bars: int = 0
     price_series_emptied: int = 0
+    future_after: str | None = None
+    future_results: int = 0
+    future_raw_bytes: int = 0
+    future_details_failed: int = 0
+    future_job_ids: list[int] = field(default_factory=list)
+    future_watchlist_unlinked: int = 0
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {"dry_run": self.dry_run}
@@ -106,6 +113,15 @@ class DbPrune:
                 "market_date_before": self.raw_before,
                 "results_pruned": self.raw_results,
                 "raw_bytes_deleted": self.raw_bytes,
+            }
+        if self.future_after is not None:
+            document["future_dated"] = {
+                "market_date_after": self.future_after,
+                "results_deleted": self.future_results,
+                "raw_bytes_deleted": self.future_raw_bytes,
+                "details_failed": self.future_details_failed,
+                "job_ids": self.future_job_ids,
+                "watchlist_last_result_unlinked": self.future_watchlist_unlinked,
             }
         if self.demo:
             jobs = self.demo_jobs.as_json() if self.demo_jobs else {}
@@ -218,6 +234,7 @@ def prune_db(
     *,
     raw_older_than_days: int | None = None,
     demo: bool = False,
+    future_dated: bool = False,
     prices_unused_days: int | None = None,
     prices_older_than_days: int | None = None,
     dry_run: bool = False,
@@ -227,9 +244,11 @@ def prune_db(
     """Drop the raw data of results whose market date is older than ``raw_older_than_days``
     days (the results stay); delete every demo result and finished demo job; delete the cached
     prices of tickers not fetched for ``prices_unused_days`` days; trim cached bars older than
-    ``prices_older_than_days`` days (at least ``MIN_PRICE_DAYS``)."""
+    ``prices_older_than_days`` days (at least ``MIN_PRICE_DAYS``); delete the results dated
+    after the current market date (``future_dated``: bars an earlier version accepted), failing
+    the stock rows that wrote them with ``bad_data``."""
     asked = (raw_older_than_days, prices_unused_days, prices_older_than_days)
-    if all(days is None for days in asked) and not demo:
+    if all(days is None for days in asked) and not demo and not future_dated:
         raise UsageError(f"nothing to prune: give {PRUNE_OPTIONS}")
     if raw_older_than_days is not None:
         _check_days("--raw-older-than", raw_older_than_days)
@@ -267,6 +286,22 @@ def prune_db(
             report.demo_details_unlinked = effects["details_unlinked"]
             report.demo_watchlist_unlinked = effects["watchlist_unlinked"]
             store.delete_demo_results(conn)
+        if future_dated:
+            from stockscan.market import market_today
+
+            report.future_after = (today or market_today()).isoformat()
+            future = store.future_prune_effects(conn, report.future_after)
+            report.future_results = future["results_deleted"]
+            report.future_raw_bytes = future["raw_bytes_deleted"]
+            report.future_details_failed = future["details_failed"]
+            report.future_job_ids = future["job_ids"]
+            report.future_watchlist_unlinked = future["watchlist_unlinked"]
+            store.delete_future_results(
+                conn,
+                report.future_after,
+                f"its result was dated after the market date ({report.future_after}): deleted"
+                f" by `db prune --future-dated` on {pruned_at[:10]}",
+            )
         if raw_older_than_days is not None:
             before = (today or _now().date()) - dt.timedelta(days=raw_older_than_days)
             report.raw_before = before.isoformat()

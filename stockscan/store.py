@@ -687,6 +687,71 @@ def delete_demo_results(conn: sqlite3.Connection) -> int:
     return conn.execute("DELETE FROM analysis_results WHERE analysis_source = 'demo'").rowcount
 
 
+_FUTURE = "SELECT id FROM analysis_results WHERE analysis_date > ?"
+
+
+def future_prune_effects(conn: sqlite3.Connection, after_date: str) -> dict[str, Any]:
+    """What deleting the results dated after ``after_date`` (the current market date) does:
+    their raw data goes with them (CASCADE); the stock rows that wrote them become failed
+    (``bad_data``), their jobs' counts follow; watchlist rows lose their last-result link."""
+    results, raw_bytes = conn.execute(
+        "SELECT count(*), coalesce(sum(length(CAST(raw.payload AS BLOB))), 0)"
+        " FROM analysis_results AS r LEFT JOIN analysis_raw_data AS raw ON raw.result_id = r.id"
+        " WHERE r.analysis_date > ?",
+        (after_date,),
+    ).fetchone()
+    jobs = [
+        int(row[0])
+        for row in conn.execute(
+            f"SELECT DISTINCT job_id FROM analysis_jobs_details WHERE result_id IN ({_FUTURE})"
+            " ORDER BY job_id",
+            (after_date,),
+        )
+    ]
+    return {
+        "results_deleted": int(results),
+        "raw_bytes_deleted": int(raw_bytes),
+        "details_failed": int(
+            conn.execute(
+                f"SELECT count(*) FROM analysis_jobs_details WHERE result_id IN ({_FUTURE})",
+                (after_date,),
+            ).fetchone()[0]
+        ),
+        "job_ids": jobs,
+        "watchlist_unlinked": int(
+            conn.execute(
+                f"SELECT count(*) FROM watchlist WHERE last_result_id IN ({_FUTURE})",
+                (after_date,),
+            ).fetchone()[0]
+        ),
+    }
+
+
+def delete_future_results(conn: sqlite3.Connection, after_date: str, message: str) -> int:
+    """Delete the results dated after ``after_date``; each stock row that wrote one is failed
+    with ``bad_data`` and ``message`` (so no stock stays "succeeded" without its result), its
+    job's counts follow, and a finished job's status is what those counts now say."""
+    details = conn.execute(
+        f"SELECT id, job_id FROM analysis_jobs_details WHERE result_id IN ({_FUTURE})",
+        (after_date,),
+    ).fetchall()
+    for detail_id, job_id in details:
+        _set_stock_status(
+            conn, job_id, detail_id, "failed", result_id=None, error_kind="bad_data",
+            error_message=message, note=None,
+        )  # fmt: skip
+    for job_id in sorted({job_id for _, job_id in details}):
+        conn.execute(
+            "UPDATE analysis_jobs SET status = CASE WHEN failed = 0 THEN 'succeeded'"
+            " WHEN succeeded + skipped > 0 THEN 'partial' ELSE 'failed' END"
+            f" WHERE id = ? AND status IN ({', '.join('?' * len(TERMINAL_JOB_STATUSES))})",
+            (job_id, *TERMINAL_JOB_STATUSES),
+        )
+    return conn.execute(
+        "DELETE FROM analysis_results WHERE analysis_date > ?", (after_date,)
+    ).rowcount
+
+
 def _raw_to_prune(before_date: str) -> str:
     return (
         "SELECT raw.id FROM analysis_results AS r"

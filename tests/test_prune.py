@@ -292,8 +292,8 @@ def test_db_prune_needs_something_to_prune(db_path: Path) -> None:
     result = run_cli("db", "prune")
     assert result.returncode == 2
     assert result.stderr == (
-        "Error: nothing to prune: give --raw-older-than DAYS, --demo, --prices-unused-for DAYS"
-        " and/or --prices-older-than DAYS\n"
+        "Error: nothing to prune: give --raw-older-than DAYS, --demo, --future-dated,"
+        " --prices-unused-for DAYS and/or --prices-older-than DAYS\n"
     )
 
 

@@ -118,6 +118,14 @@ def prune(
         bool,
         typer.Option("--demo", help="Delete every demo result, with its raw data and demo jobs."),
     ] = False,
+    future_dated: Annotated[
+        bool,
+        typer.Option(
+            "--future-dated",
+            help="Delete results dated after the current market date (bars an earlier version"
+            " accepted); the stock rows that wrote them become failed (bad_data).",
+        ),
+    ] = False,
     prices_unused_for: Annotated[
         int | None,
         typer.Option(
@@ -142,17 +150,18 @@ def prune(
     json_output: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Drop old raw data, all demo data and/or old cached prices, in one transaction."""
+    """Drop old raw data, all demo data, future-dated results and/or old cached prices, in
+    one transaction."""
     from stockscan import render, retention
 
     asked = (raw_older_than, prices_unused_for, prices_older_than)
-    if all(days is None for days in asked) and not demo:
+    if all(days is None for days in asked) and not demo and not future_dated:
         raise UsageError(f"nothing to prune: give {retention.PRUNE_OPTIONS}")
     with database(db, create=False) as conn:
         report = retention.prune_db(
             conn, db_path(db), raw_older_than_days=raw_older_than, demo=demo,
-            prices_unused_days=prices_unused_for, prices_older_than_days=prices_older_than,
-            dry_run=dry_run,
+            future_dated=future_dated, prices_unused_days=prices_unused_for,
+            prices_older_than_days=prices_older_than, dry_run=dry_run,
         )  # fmt: skip
     if json_output:
         render.print_json(report.as_json())

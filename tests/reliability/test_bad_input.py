@@ -332,14 +332,21 @@ def test_a_weekend_bar_in_the_past_is_an_ordinary_bar(tmp_path: Path) -> None:
     assert [(r["ticker"], r["analysis_date"]) for r in latest] == [("SUN.NS", "2026-11-29")]
 
 
-def test_db_check_flags_results_dated_after_the_market_date(tmp_path: Path) -> None:
-    """A database an earlier version poisoned: `db check` names the rows, exit 5."""
+def test_db_check_flags_results_dated_after_the_market_date_and_prune_removes_them(
+    tmp_path: Path,
+) -> None:
+    """A database an earlier version poisoned: `db check` names the rows, exit 5; `db prune
+    --future-dated` deletes them and fails the stock rows that wrote them."""
     import json
     import sqlite3
 
+    from tests.conftest import oracle
+    from tests.reliability.conftest import one
+
     db = tmp_path / "db.sqlite"
     env = {"STOCKSCAN_DB": str(db)}
-    assert cli("analyze", "--source", "demo", "A.NS", env=env).returncode == 0
+    assert cli("analyze", "--source", "demo", "A.NS", "B.NS", env=env).returncode == 0
+    assert cli("watchlist", "add", "A.NS", env=env).returncode == 0
     assert cli("db", "check", env=env).returncode == 0
     conn = sqlite3.connect(db)
     conn.execute("UPDATE analysis_results SET analysis_date = '2099-12-31' WHERE ticker = 'A.NS'")
@@ -352,3 +359,22 @@ def test_db_check_flags_results_dated_after_the_market_date(tmp_path: Path) -> N
     document = json.loads(cli("db", "check", "--json", env=env).stdout)
     assert document["ok"] is False
     assert document["future_dated"] == [{"ticker": "A.NS", "analysis_date": "2099-12-31"}]
+
+    dry = cli("db", "prune", "--future-dated", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("Would delete 1 result dated after the market date")
+    assert "1 stock row that wrote them become failed (bad_data), in 1 job (id 1)" in dry.stdout
+    assert cli("db", "check", env=env).returncode == 5  # the dry run changed nothing
+    pruned = cli("db", "prune", "--future-dated", "--json", env=env)
+    assert pruned.returncode == 0, pruned.stderr
+    future = json.loads(pruned.stdout)["future_dated"]
+    assert future["results_deleted"] == 1 and future["details_failed"] == 1
+    assert future["job_ids"] == [1] and future["watchlist_last_result_unlinked"] == 1
+    assert cli("db", "check", env=env).returncode == 0
+    assert one(db, "SELECT status, succeeded, failed FROM analysis_jobs") == ("partial", 1, 1)
+    assert one(
+        db, "SELECT status, error_kind FROM analysis_jobs_details WHERE ticker = 'A.NS'"
+    ) == ("failed", "bad_data")
+    latest = json.loads(cli("results", "latest", "--json", env=env).stdout)["results"]
+    assert [r["ticker"] for r in latest] == ["B.NS"]
+    oracle(db)
