@@ -77,9 +77,10 @@ def lock_files_left(report: JobPrune) -> None:
     if not left:
         return
     folder = str(Path(left[0]).parent)
+    they = "it is" if len(left) == 1 else "they are"
     warning(
         f"{_plural(len(left), 'lock file')} of deleted jobs could not be removed from {folder}"
-        f" ({report.lock_files_error}); they are harmless (job ids are never reused) and may"
+        f" ({report.lock_files_error}); {they} harmless (job ids are never reused) and may"
         " be deleted by hand"
     )
 
