@@ -1,9 +1,10 @@
 """Retention: pruning old jobs, old raw data and demo data, and compacting the file.
 
-Every prune counts what it will delete and what the foreign keys will do, then deletes, inside
-one ``BEGIN IMMEDIATE`` transaction: the report is exactly what happened, and a crash leaves
-all of it or none of it. A dry run is the same transaction rolled back, so it reports exactly
-what a real run would do at that moment.
+Every prune checks what it relies on (no live job, no unfinished demo job), counts what it
+will delete and what the foreign keys will do, then deletes, inside one ``BEGIN IMMEDIATE``
+transaction: no job can start or change between the check and the delete, the report is
+exactly what happened, and a crash leaves all of it or none of it. A dry run is the same
+transaction rolled back, so it reports exactly what a real run would do at that moment.
 
 What pruning a job does (also in the README): its stock rows go with it (ON DELETE CASCADE);
 the results it wrote stay, as market facts, with ``job_id`` set to NULL; watchlist rows that
