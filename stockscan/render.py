@@ -225,9 +225,12 @@ def table(
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def job_summary(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
-    """The table of a finished job's results, best score first, then what was not analysed."""
-    done = [s for s in stocks if s["score"] is not None]
+def job_summary(
+    job: dict[str, Any], stocks: list[dict[str, Any]], *, with_table: bool = True
+) -> None:
+    """The table of a finished job's results, best score first (unless not ``with_table``),
+    then the counts and what was not analysed."""
+    done = [s for s in stocks if s["score"] is not None and with_table]
     done.sort(key=lambda s: (-s["score"], s["ticker"]))
     columns = ["ticker", "date", "score", "verdict", "side", "entry", "stop", "target", "qty"]
     if job["source"] == "demo":
@@ -282,7 +285,7 @@ def jobs_table(jobs: list[dict[str, Any]]) -> None:
     rows = [
         [
             str(job["id"]),
-            job["status"],
+            job.get("effective_status", job["status"]),
             job["source"],
             str(job["total"]),
             str(job["succeeded"]),
@@ -295,11 +298,24 @@ def jobs_table(jobs: list[dict[str, Any]]) -> None:
     table(columns, rows, right={"id", "stocks", "ok", "failed", "skipped"})
 
 
+def job_state(job: dict[str, Any]) -> str:
+    """A job's status as true now (``stockscan.jobs.with_liveness``): a job stored running
+    whose owner is gone is interrupted, and says how to continue it."""
+    if job.get("owner_alive") is True:
+        return f"running (pid {job['owner_pid']})"
+    if job.get("owner_alive") is False:
+        return (
+            f"interrupted (owner pid {job['owner_pid']} is gone; the same command or"
+            f" `stockscan jobs resume {job['id']}` continues it)"
+        )
+    return str(job["status"])
+
+
 def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
     """``jobs show``: a header with everything about the job, then one row per stock."""
     params = json.loads(job["params"])
     lines = [
-        f"Job {job['id']}: {job['status']}",
+        f"Job {job['id']}: {job_state(job)}",
         f"  source      {SOURCE_NOTES.get(job['source'], job['source'])}",
         f"  parameters  capital {params['capital']:g}, risk {params['risk_pct']:g}%"
         + (f", data dir {params['data_dir']}" if params.get("data_dir") else "")

@@ -7,6 +7,7 @@ and help and cron lines that are safe to paste.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import start_harness
+from tests.reliability.conftest import harness, one, start_harness
 
 STOCKSCAN = Path(sys.executable).parent / "stockscan"
 BOX = set("╭╮╰╯│─┌┐└┘")
@@ -126,3 +127,130 @@ def test_debug_keeps_every_exit_code(tmp_path: Path, where: str) -> None:
 def test_debug_is_listed_in_help() -> None:
     proc = run("--help")
     assert "--debug" in proc.stdout and "STOCKSCAN_DEBUG" in proc.stdout
+
+
+# --- 1. a job whose owner is gone is not shown as running -------------------------------------
+
+
+def _orphan(db: Path) -> int:
+    """Job 2 left `running` by an owner killed with SIGKILL half-way; job 1 succeeded."""
+    assert run("analyze", "--source", "demo", "TCS.NS").returncode == 0
+    killed = harness(
+        "analyze", "--source", "demo", "T1.NS", "T2.NS", "T3.NS",
+        config={"source": {}, "crash": {"checkpoint": "written", "position": 2}},
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    pid = one(db, "SELECT owner_pid FROM analysis_jobs WHERE id = 2")[0]
+    assert one(db, "SELECT status FROM analysis_jobs WHERE id = 2")[0] == "running"
+    return int(pid)
+
+
+def test_a_job_whose_owner_died_shows_as_interrupted(db_path: Path) -> None:
+    pid = _orphan(db_path)
+    before = db_path.read_bytes()
+    listing = run("jobs", "list")
+    assert listing.returncode == 0, listing.stderr
+    row = next(line for line in listing.stdout.splitlines() if line.split()[0] == "2")
+    assert "interrupted" in row.split() and "running" not in row
+    shown = run("jobs", "show", "2")
+    assert shown.returncode == 0, shown.stderr
+    head = shown.stdout.splitlines()[0]
+    assert head == (
+        f"Job 2: interrupted (owner pid {pid} is gone; the same command or"
+        " `stockscan jobs resume 2` continues it)"
+    )
+    assert "running" not in head
+    document = json.loads(run("jobs", "show", "2", "--json").stdout)["job"]
+    assert document["status"] == "running"  # as stored: a read command writes nothing
+    assert document["owner_alive"] is False and document["effective_status"] == "interrupted"
+    jobs = {j["id"]: j for j in json.loads(run("jobs", "list", "--json").stdout)["jobs"]}
+    assert jobs[2]["effective_status"] == "interrupted" and jobs[2]["owner_alive"] is False
+    assert jobs[1]["effective_status"] == "succeeded" and jobs[1]["owner_alive"] is None
+    # the filters agree with what is shown
+    interrupted = run("jobs", "list", "--status", "interrupted", "--json")
+    assert [j["id"] for j in json.loads(interrupted.stdout)["jobs"]] == [2]
+    running = run("jobs", "list", "--status", "running")
+    assert running.stdout == "" and "No jobs with status running" in running.stderr
+    assert db_path.read_bytes() == before  # nothing written by the read commands
+    assert one(db_path, "SELECT status FROM analysis_jobs WHERE id = 2")[0] == "running"
+    # and what the screen says is true: the job continues
+    resumed = harness("jobs", "resume", "2", config={"source": {}})
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_job_whose_owner_lives_shows_as_running(db_path: Path) -> None:
+    hanging = start_harness(
+        "analyze", "--source", "demo", "T1.NS", config={"source": {"hang_at": 1}}
+    )
+    assert hanging.stderr is not None
+    assert hanging.stderr.readline() == "HARNESS: hanging\n"
+    try:
+        shown = run("jobs", "show", "1")
+        assert shown.stdout.splitlines()[0] == f"Job 1: running (pid {hanging.pid})"
+        job = json.loads(run("jobs", "list", "--status", "running", "--json").stdout)["jobs"][0]
+        assert job["owner_alive"] is True and job["effective_status"] == "running"
+    finally:
+        hanging.send_signal(signal.SIGTERM)
+        hanging.communicate(timeout=30)
+
+
+# --- 2. --quiet prints the summary and the failures only --------------------------------------
+
+
+def test_quiet_prints_the_summary_and_failures_only(db_path: Path) -> None:
+    tickers = [f"Q{i:03d}.NS" for i in range(600)]
+    proc = harness(
+        "analyze", "--source", "demo", "--quiet", *tickers,
+        config={"source": {"fail": {"Q007.NS": "no_data", "Q300.NS": "no_data"}}},
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Job 1 partial: 598 succeeded, 2 failed of 600"
+    assert len(lines) == 3, proc.stdout[:2000]
+    assert lines[1].startswith("  failed Q007.NS: no_data") and "Q300.NS" in lines[2]
+
+
+# --- 3. scan with nothing to scan -------------------------------------------------------------
+
+
+def test_scan_without_a_database_says_how_to_add_tickers(db_path: Path) -> None:
+    assert not db_path.exists()
+    proc = run("scan")
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "stockscan watchlist add" in line and "analyze" not in line, line
+    assert not db_path.exists() and not Path(str(db_path) + ".locks").exists()
+
+
+def test_scan_of_an_empty_watchlist_says_how_to_add_tickers(db_path: Path) -> None:
+    assert run("watchlist", "add", "TCS.NS").returncode == 0
+    assert run("watchlist", "remove", "TCS.NS").returncode == 0
+    proc = run("scan", "--source", "demo")
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "empty" in line and "stockscan watchlist add TCS.NS" in line, line
+
+
+# --- 6. an empty listing says what was filtered -----------------------------------------------
+
+
+def test_empty_listings_say_what_was_filtered(db_path: Path) -> None:
+    for _ in range(3):
+        assert run("analyze", "--source", "demo", "TCS.NS").returncode == 0
+    cases = {
+        ("jobs", "list", "--status", "partial"): "No jobs with status partial (3 jobs in all).",
+        ("results", "latest", "--verdict", "STRONG_SELL", "--min-score", "99"):
+            "No results match --verdict STRONG_SELL --min-score 99.",
+        ("results", "latest", "--source", "yahoo"):
+            "No results match --source yahoo.",
+        ("results", "export", "--format", "csv", "--verdict", "STRONG_SELL", "--since",
+         "2099-01-01"): "No results match --since 2099-01-01 --verdict STRONG_SELL.",
+        ("watchlist", "list"):
+            "The watchlist is empty: add tickers with `stockscan watchlist add TCS.NS`.",
+    }  # fmt: skip
+    for args, message in cases.items():
+        proc = run(*args)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert proc.stderr.strip() == message, args
+    proc = run("jobs", "list")
+    assert "No jobs" not in proc.stderr

@@ -91,7 +91,7 @@ ExchangeOption = Annotated[
 @app.command(
     epilog="Examples:\n\n"
     "  stockscan analyze --source demo TCS.NS INFY.NS\n\n"
-    "  stockscan analyze RELIANCE.NS M&M.NS --capital 500000 --risk-pct 0.5\n\n"
+    "  stockscan analyze RELIANCE.NS 'M&M.NS' --capital 500000 --risk-pct 0.5\n\n"
     "  stockscan analyze --source csv --data-dir ./prices HDFCBANK.NS --json"
 )
 @handle_errors
@@ -188,7 +188,8 @@ def _finish(outcome: JobOutcome, json_output: bool, reporter: JobReporter) -> No
     if json_output:
         render.print_json(jobs.outcome_json(outcome))
     else:
-        render.job_summary(outcome.job, outcome.stocks)
+        # --quiet: the counts and the failures, not a row per stock (a cron mail each night).
+        render.job_summary(outcome.job, outcome.stocks, with_table=reporter.mode != "quiet")
     reporter.log_summary(outcome.job, outcome.stocks)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

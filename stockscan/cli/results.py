@@ -139,6 +139,33 @@ def _ticker(raw: str) -> str:
     return normalise(raw)
 
 
+def _no_results(
+    tickers: list[str] | None = None,
+    *,
+    date: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    verdicts: list[str] | None = None,
+    score: float | None = None,
+    source: str | None = None,
+) -> str:
+    """What an empty listing says: the filters that emptied it, as options to retype."""
+    filters = [
+        *([f"--date {date}"] if date else []),
+        *([f"--since {since}"] if since else []),
+        *([f"--until {until}"] if until else []),
+        *([f"--verdict {','.join(verdicts)}"] if verdicts else []),
+        *([f"--min-score {score:g}"] if score is not None else []),
+        *([f"--source {source}"] if source else []),
+    ]
+    among = f" for {', '.join(tickers)}" if tickers else ""
+    if not filters:
+        return (
+            f"No results{among} yet: `stockscan analyze TICKER...` or `stockscan scan` adds them."
+        )
+    return f"No results{among} match {' '.join(filters)}."
+
+
 # --- commands ------------------------------------------------------------------------------
 
 
@@ -196,8 +223,8 @@ def latest(
     elif rows:
         title = f"Newest result per ticker{f' on or before {as_of}' if as_of else ''}"
         render.results_table(rows, title=title)
-    else:
-        render.note("No results match." if verdicts or score or only_source else "No results.")
+    elif not wanted or len(missing) < len(wanted):  # else the line below says it all
+        render.note(_no_results(date=as_of, verdicts=verdicts, score=score, source=only_source))
     if missing:
         render.note(f"No results for {', '.join(missing)}.")
 
@@ -332,11 +359,22 @@ def export(
         )
         if to_stdout:
             with _stdout_pipe():
-                render.write_records(rows, fmt, sys.stdout)
+                count = render.write_records(rows, fmt, sys.stdout)
+            if count == 0:
+                render.note(
+                    _no_results(wanted, since=start, until=end, verdicts=verdicts,
+                                score=score, source=only_source)
+                )  # fmt: skip
             return
         assert output is not None
         with _output_file(output, force=force) as out:
             count = render.write_records(rows, fmt, out)
+    if count == 0:
+        render.note(
+            _no_results(
+                wanted, since=start, until=end, verdicts=verdicts, score=score, source=only_source
+            )
+        )
     render.note(f"Exported {count} result{'' if count == 1 else 's'} to {output}.")
 
 

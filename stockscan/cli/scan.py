@@ -35,6 +35,10 @@ LogFileOption = Annotated[
     ),
 ]
 NSE_TZ = "Asia/Kolkata"
+ADD_HINT = (
+    "add tickers with `stockscan watchlist add TCS.NS INFY.NS` (or `stockscan watchlist import"
+    " FILE`), then run `stockscan scan` again"
+)
 
 
 @app.command(
@@ -62,10 +66,15 @@ def scan(
 
     tuning = Tuning(max_rps, fetch_workers)  # a bad option exits 2 before anything is read
 
+    path = db_path(db)
+    if not path.exists():
+        # Not "no database": to a new user the missing thing is the watchlist. Nothing is
+        # created; `watchlist add` creates the database.
+        raise UsageError(f"nothing to scan: no watchlist yet (no database at {path}); {ADD_HINT}")
     with database(db, create=False) as conn:
         tickers = store.watchlist_tickers(conn)
     if not tickers:
-        raise UsageError("the watchlist is empty: add tickers with `stockscan watchlist add`")
+        raise UsageError(f"nothing to scan: the watchlist is empty (in {path}); {ADD_HINT}")
     run_job(
         tickers, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=tuning, json_output=json_output, quiet=quiet, db=db,

@@ -88,7 +88,7 @@ def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
     elif rows:
         render.watchlist_table(rows)
     else:
-        render.note("The watchlist is empty: add tickers with `stockscan watchlist add`.")
+        render.note("The watchlist is empty: add tickers with `stockscan watchlist add TCS.NS`.")
 
 
 @watchlist_app.command(
