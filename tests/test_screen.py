@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -254,3 +255,75 @@ def test_empty_listings_say_what_was_filtered(db_path: Path) -> None:
         assert proc.stderr.strip() == message, args
     proc = run("jobs", "list")
     assert "No jobs" not in proc.stderr
+
+
+# --- 9. examples and the cron line are safe to paste ------------------------------------------
+
+
+def _as_cron_runs(command: str) -> tuple[str, str]:
+    """What cron hands to sh for a crontab command field: `\\%` becomes `%`, and the first
+    unescaped `%` ends the command (the rest, its other `%` made newlines, is stdin)."""
+    out, stdin, i = [], None, 0
+    while i < len(command):
+        if command.startswith("\\%", i):
+            (out if stdin is None else stdin).append("%")
+            i += 2
+            continue
+        char = command[i]
+        if char == "%":
+            if stdin is None:
+                stdin = []
+            else:
+                stdin.append("\n")
+        else:
+            (out if stdin is None else stdin).append(char)
+        i += 1
+    return "".join(out), "".join(stdin or [])
+
+
+def test_the_cron_line_survives_cron_and_sh_with_a_space_and_percent(tmp_path: Path) -> None:
+    folder = tmp_path / "my data 100%"
+    folder.mkdir()
+    db, log = folder / "stock scan.db", folder / "scan log %d.txt"
+    printed = run("cron", "--db", str(db), "--log-file", str(log))
+    assert printed.returncode == 0, printed.stderr
+    line = printed.stdout.strip().splitlines()[-1]
+    command, stdin = _as_cron_runs(line.split(None, 5)[5])
+    assert stdin == "", line
+    # every argument reaches the program whole
+    executable = shlex.split(command)[0]
+    argv = subprocess.run(
+        ["sh", "-c", "printf '%s\\n' " + command[len(shlex.quote(executable)) :]],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert argv == ["scan", "--quiet", "--db", str(db.resolve()), "--log-file", str(log.resolve())]
+    # and run as cron would, it reads that database: no watchlist there yet, so exit 2 naming it
+    ran = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 2, ran.stderr
+    assert f"no database at {db.resolve()})" in one_error_line(ran)
+
+
+def test_help_examples_are_safe_to_paste() -> None:
+    """`M&M.NS` unquoted runs `stockscan analyze RELIANCE.NS M` in the background."""
+    from typer.testing import CliRunner
+
+    from stockscan.cli import app
+
+    commands = [[c.name] for c in app.registered_commands] + [
+        [g.name, c.name]
+        for g in app.registered_groups
+        if g.typer_instance is not None
+        for c in g.typer_instance.registered_commands
+    ]
+    examples = []
+    for args in commands:
+        out = CliRunner().invoke(app, [*map(str, args), "--help"]).stdout
+        examples += [line.strip() for line in out.splitlines()
+                     if line.strip().startswith("stockscan ")]  # fmt: skip
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    examples += [line.strip() for line in readme.splitlines() if "&" in line and "M&M" in line]
+    assert len(examples) > 30 and sum("M&M.NS" in line for line in examples) >= 2  # help, README
+    for example in examples:
+        # a lone & or ; ends the command there: the rest runs as something else
+        tokens = list(shlex.shlex(example, posix=True, punctuation_chars=True))
+        assert "&" not in tokens and ";" not in tokens, example

@@ -105,10 +105,16 @@ def cron(
     today = dt.datetime.now(nse).date()
     local = dt.datetime.combine(today, ist, nse).astimezone()
     days = {-1: "0-4", 0: "1-5", 1: "2-6"}[(local.date() - today).days]
-    line = (
-        f"{local.minute} {local.hour} * * {days} {_executable()} scan --quiet "
-        f"--db {database_path} --log-file {log}"
-    )
+    command = [
+        *_executable(),
+        "scan",
+        "--quiet",
+        "--db",
+        str(database_path),
+        "--log-file",
+        str(log),
+    ]
+    line = f"{local.minute} {local.hour} * * {days} {crontab_command(command)}"
     zone = local.tzname() or "local time"
     typer.echo(
         f"# stockscan: scan the watchlist on weekdays at {ist:%H:%M} IST ({local:%H:%M} {zone}"
@@ -122,8 +128,16 @@ def cron(
     )
 
 
-def _executable() -> str:
+def crontab_command(argv: list[str]) -> str:
+    """``argv`` as a crontab command field: quoted for sh (a path with a space), and every
+    ``%`` escaped, which cron would otherwise turn into a newline, ending the command."""
+    import shlex
+
+    return shlex.join(argv).replace("%", "\\%")
+
+
+def _executable() -> list[str]:
     program = Path(sys.argv[0])
     if program.name == "stockscan":
-        return str(program.resolve())
-    return f"{sys.executable} -m stockscan"
+        return [str(program.resolve())]
+    return [sys.executable, "-m", "stockscan"]
