@@ -309,7 +309,7 @@ def test_help_examples_are_safe_to_paste() -> None:
 
     from stockscan.cli import app
 
-    commands = [[c.name] for c in app.registered_commands] + [
+    commands = [[c.name or c.callback.__name__] for c in app.registered_commands if c.callback] + [
         [g.name, c.name]
         for g in app.registered_groups
         if g.typer_instance is not None
