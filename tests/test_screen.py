@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -327,3 +328,38 @@ def test_help_examples_are_safe_to_paste() -> None:
         # a lone & or ; ends the command there: the rest runs as something else
         tokens = list(shlex.shlex(example, posix=True, punctuation_chars=True))
         assert "&" not in tokens and ";" not in tokens, example
+
+
+# --- 5. times in the user's zone, named -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("zone", "name"), [("Asia/Kolkata", "IST"), ("UTC", "UTC")])
+def test_times_are_local_with_the_zone_named(
+    db_path: Path, tmp_path: Path, zone: str, name: str
+) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    env = {"TZ": zone}
+    assert run("analyze", "--source", "demo", "TCS.NS", env=env).returncode == 0
+    created, started, finished = one(
+        db_path, "SELECT created_at, started_at, finished_at FROM analysis_jobs WHERE id = 1"
+    )
+
+    def shown(iso: str) -> str:
+        moment = dt.datetime.fromisoformat(iso).astimezone(ZoneInfo(zone))
+        return f"{moment:%Y-%m-%d %H:%M:%S} {name}"
+
+    listing = run("jobs", "list", env=env).stdout.splitlines()
+    assert listing[0].split()[-1] == "created"
+    assert listing[1].endswith(shown(created)), listing
+    detail = run("jobs", "show", "1", env=env).stdout
+    assert f"created     {shown(created)}" in detail
+    assert f"started     {shown(started)}" in detail
+    assert f"finished    {shown(finished)}" in detail
+    page = tmp_path / "r.html"
+    made = run("report", "--latest", "--output", str(page), env=env)
+    assert made.returncode == 0, made.stderr
+    html = page.read_text()
+    assert f"started {shown(created)}" in html and f"finished {shown(finished)}" in html
+    assert re.search(rf"Generated \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d {name} by", html), html[-300:]
