@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,8 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
         (["analyze", "--capital", "abc", "X.NS"], "Error: --capital 'abc': expected a number"),
         (["jobs", "list", "--limit", "0"], "Error: --limit '0': expected at least 1"),
         (["jobs", "show", "abc"], "Error: JOB_ID 'abc': expected a whole number"),
+        (["analyze", "--exchange", "XX", "A"],
+         "Error: --exchange 'XX': expected one of NSE, BSE, none"),
         (["analyze"], "Error: missing argument TICKERS (see `stockscan analyze --help`)"),
         (["jobs", "show"], "Error: missing argument JOB_ID (see `stockscan jobs show --help`)"),
         (["analyze", "--bogus", "X.NS"],
@@ -363,3 +366,87 @@ def test_times_are_local_with_the_zone_named(
     html = page.read_text()
     assert f"started {shown(created)}" in html and f"finished {shown(finished)}" in html
     assert re.search(rf"Generated \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d {name} by", html), html[-300:]
+
+
+# --- 4. bare symbols: another listing on Yahoo --------------------------------------------------
+
+BARE_NOTE = "have no exchange suffix"
+
+
+def test_a_bare_symbol_taken_as_is_is_said_once(db_path: Path) -> None:
+    proc = run("analyze", "--source", "demo", "tcs.ns", "infy", "sbin")
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if BARE_NOTE in line or "suffix" in line]
+    assert len(notes) == 1, proc.stderr
+    assert "INFY, SBIN" in notes[0] and "--exchange NSE" in notes[0]
+    assert "STOCKSCAN_EXCHANGE" in notes[0] and "TCS.NS" not in notes[0]
+    tickers = [row[0] for row in sqlite3.connect(db_path).execute(
+        "SELECT ticker FROM analysis_jobs_details ORDER BY position")]  # fmt: skip
+    assert tickers == ["TCS.NS", "INFY", "SBIN"]
+
+
+def test_the_default_exchange_is_a_setting(db_path: Path, tmp_path: Path) -> None:
+    nse = run("analyze", "--source", "demo", "infy", "TCS.BO", env={"STOCKSCAN_EXCHANGE": "nse"})
+    assert nse.returncode == 0, nse.stderr
+    assert "suffix" not in nse.stderr
+    bse = run(
+        "analyze",
+        "--source",
+        "demo",
+        "infy",
+        "--exchange",
+        "BSE",
+        env={"STOCKSCAN_EXCHANGE": "NSE"},
+    )  # fmt: skip  (the option wins)
+    assert bse.returncode == 0, bse.stderr
+    as_is = run("analyze", "--source", "demo", "AAPL", env={"STOCKSCAN_EXCHANGE": "none"})
+    assert as_is.returncode == 0 and "suffix" not in as_is.stderr, as_is.stderr
+    tickers = [row[0] for row in sqlite3.connect(db_path).execute(
+        "SELECT ticker FROM analysis_jobs_details ORDER BY job_id, position")]  # fmt: skip
+    assert tickers == ["INFY.NS", "TCS.BO", "INFY.BO", "AAPL"]
+    bad = run("analyze", "--source", "demo", "X", env={"STOCKSCAN_EXCHANGE": "LSE"})
+    assert bad.returncode == 2
+    assert one_error_line(bad) == "Error: STOCKSCAN_EXCHANGE 'LSE': expected one of NSE, BSE, none"
+    # a watchlist import of NSE's EQUITY_L.csv without --exchange says what it did
+    listing = tmp_path / "EQUITY_L.csv"
+    listing.write_text("SYMBOL,NAME OF COMPANY, SERIES\nSBIN,State Bank,EQ\nRELIANCE,RIL,EQ\n")
+    imported = run("watchlist", "import", str(listing))
+    assert imported.returncode == 0, imported.stderr
+    assert "SBIN, RELIANCE" in imported.stderr and "--exchange NSE" in imported.stderr
+    added = run("watchlist", "add", "tcs", env={"STOCKSCAN_EXCHANGE": "NSE"})
+    assert "TCS.NS" in added.stderr and "suffix" not in added.stderr
+    # the nightly scan says which watchlist symbols it takes as they are, and how to change it
+    scan = run("scan", "--source", "demo")
+    assert scan.returncode == 0, scan.stderr
+    notes = [line for line in scan.stderr.splitlines() if "suffix" in line]
+    assert len(notes) == 1 and "SBIN, RELIANCE" in notes[0] and "TCS" not in notes[0]
+    assert "`stockscan watchlist add SBIN --exchange NSE`" in notes[0]
+
+
+def test_the_request_key_of_suffixed_tickers_does_not_change(db_path: Path) -> None:
+    """The same suffixed request, with or without a default exchange, is the same job."""
+    first = run("analyze", "--source", "demo", "TCS.NS", "INFY.NS")
+    again = run(
+        "analyze", "--source", "demo", "tcs.ns", "INFY.NS", env={"STOCKSCAN_EXCHANGE": "NSE"}
+    )
+    assert first.returncode == 0 and again.returncode == 0
+    keys = sqlite3.connect(db_path).execute("SELECT request_key FROM analysis_jobs").fetchall()
+    assert len(set(keys)) == 1
+
+
+def test_a_bare_lookup_points_to_the_suffixed_result(db_path: Path) -> None:
+    assert run("analyze", "--source", "demo", "SBIN.NS").returncode == 0
+    latest = run("results", "latest", "SBIN")
+    assert latest.returncode == 0
+    assert latest.stderr.strip() == (
+        "No results for SBIN; SBIN.NS has results: stockscan results latest SBIN.NS"
+    )
+    for command in ("history", "show"):
+        proc = run("results", command, "sbin")
+        assert proc.returncode == 2
+        line = one_error_line(proc)
+        assert line.startswith("Error: no results for SBIN in ")
+        assert line.endswith(f"; SBIN.NS has results: stockscan results {command} SBIN.NS"), line
+    # and with the default exchange set, the bare symbol finds it
+    found = run("results", "latest", "SBIN", "--json", env={"STOCKSCAN_EXCHANGE": "NSE"})
+    assert [r["ticker"] for r in json.loads(found.stdout)["results"]] == ["SBIN.NS"]

@@ -61,8 +61,9 @@ def scan(
     db: DbOption = None,
 ) -> None:
     """Analyse every ticker of the watchlist as one job; unchanged ones are not redone."""
-    from stockscan import store
+    from stockscan import render, store
     from stockscan.sources import Tuning
+    from stockscan.tickers import bare_note, default_exchange, is_bare
 
     tuning = Tuning(max_rps, fetch_workers)  # a bad option exits 2 before anything is read
 
@@ -75,6 +76,15 @@ def scan(
         tickers = store.watchlist_tickers(conn)
     if not tickers:
         raise UsageError(f"nothing to scan: the watchlist is empty (in {path}); {ADD_HINT}")
+    bare = [ticker for ticker in tickers if is_bare(ticker)]
+    fix = (
+        f"To follow the NSE listing instead: `stockscan watchlist remove {bare[0]}` and"
+        f" `stockscan watchlist add {bare[0]} --exchange NSE`."
+        if bare
+        else None
+    )
+    if note := bare_note(tickers, default_exchange(None), fix=fix):
+        render.note(note)
     run_job(
         tickers, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=tuning, json_output=json_output, quiet=quiet, db=db,
