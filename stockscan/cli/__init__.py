@@ -83,6 +83,7 @@ def main() -> None:
         # summary and turning a finished run into a "killed by signal" exit status.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Not standalone, a typer.Exit's code is returned; the commands themselves return None.
     sys.exit(code if isinstance(code, int) else 0)
 
 
