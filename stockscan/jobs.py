@@ -493,6 +493,17 @@ def _keep_unchanged(
     )
 
 
+def with_liveness(db_path: Path, job: dict[str, Any]) -> dict[str, Any]:
+    """The job with what its stored status means now, read from its lock, for listings:
+    ``owner_alive`` (None unless the job is stored ``running``) and ``effective_status``,
+    which is ``interrupted`` for a running job whose owner is gone. Nothing is written: the
+    stored status stays until the same command, ``jobs resume`` or the orphan sweep of the
+    next job changes it."""
+    alive = owner_alive(db_path, int(job["id"])) if job["status"] == "running" else None
+    status = "interrupted" if alive is False else job["status"]
+    return {**job, "owner_alive": alive, "effective_status": status}
+
+
 def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
     """The shape of ``jobs show ID --json`` and ``analyze --json``: {"job": …, "stocks": […]}."""
     job = dict(outcome.job)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -97,6 +97,22 @@ def _cells(*values: str) -> list[Text]:
     from rich.text import Text
 
     return [Text(v) for v in values]
+
+
+def local_time(iso: str | None) -> str:
+    """A stored timestamp (ISO-8601 UTC) as the user reads it: in the local time zone (TZ),
+    with the zone named, to the second: ``2026-11-27 18:42:05 IST``. JSON keeps the stored
+    UTC text; every table, ``jobs show`` and the HTML report show this."""
+    if not iso:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso  # not ours (an import of the old system kept it as it was): show it as is
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone()
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}"
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -246,9 +262,12 @@ def table(
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def job_summary(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
-    """The table of a finished job's results, best score first, then what was not analysed."""
-    done = [s for s in stocks if s["score"] is not None]
+def job_summary(
+    job: dict[str, Any], stocks: list[dict[str, Any]], *, with_table: bool = True
+) -> None:
+    """The table of a finished job's results, best score first (unless not ``with_table``),
+    then the counts and what was not analysed."""
+    done = [s for s in stocks if s["score"] is not None and with_table]
     done.sort(key=lambda s: (-s["score"], s["ticker"]))
     columns = ["ticker", "date", "score", "verdict", "side", "entry", "stop", "target", "qty"]
     if job["source"] == "demo":
@@ -303,24 +322,37 @@ def jobs_table(jobs: list[dict[str, Any]]) -> None:
     rows = [
         [
             str(job["id"]),
-            job["status"],
+            job.get("effective_status", job["status"]),
             job["source"],
             str(job["total"]),
             str(job["succeeded"]),
             str(job["failed"]),
             str(job["skipped"]),
-            job["created_at"][:19].replace("T", " "),
+            local_time(job["created_at"]),
         ]
         for job in jobs
     ]
     table(columns, rows, right={"id", "stocks", "ok", "failed", "skipped"})
 
 
+def job_state(job: dict[str, Any]) -> str:
+    """A job's status as true now (``stockscan.jobs.with_liveness``): a job stored running
+    whose owner is gone is interrupted, and says how to continue it."""
+    if job.get("owner_alive") is True:
+        return f"running (pid {job['owner_pid']})"
+    if job.get("owner_alive") is False:
+        return (
+            f"interrupted (owner pid {job['owner_pid']} is gone; the same command or"
+            f" `stockscan jobs resume {job['id']}` continues it)"
+        )
+    return str(job["status"])
+
+
 def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
     """``jobs show``: a header with everything about the job, then one row per stock."""
     params = json.loads(job["params"])
     lines = [
-        f"Job {job['id']}: {job['status']}",
+        f"Job {job['id']}: {job_state(job)}",
         f"  source      {SOURCE_NOTES.get(job['source'], job['source'])}",
         f"  parameters  capital {params['capital']:g}, risk {params['risk_pct']:g}%"
         + (f", data dir {params['data_dir']}" if params.get("data_dir") else "")
@@ -328,9 +360,9 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
         # a job imported from the old system, or the import itself: no capital was given
         else "  parameters  " + (", ".join(f"{k} {v}" for k, v in params.items()) or "-"),
         f"  run date    {job['run_date']}",
-        f"  created     {job['created_at']}",
-        f"  started     {job['started_at']}  (attempt {job['attempts']})",
-        f"  finished    {job['finished_at'] or '-'}",
+        f"  created     {local_time(job['created_at'])}",
+        f"  started     {local_time(job['started_at'])}  (attempt {job['attempts']})",
+        f"  finished    {local_time(job['finished_at'])}",
         f"  owner       pid {job['owner_pid']} on {job['owner_host']}"
         if job["owner_pid"] is not None
         else "  owner       -",
@@ -547,7 +579,7 @@ def result_detail(doc: dict[str, Any]) -> None:
     p = doc["provenance"]
     source = SOURCE_NOTES.get(p["source"], p["source"]).removeprefix(f"{p['source']}: ")
     raw = {"present": "kept", "missing": "missing"}.get(
-        p["raw_data"], f"pruned {p['raw_pruned_at']}"
+        p["raw_data"], f"pruned {local_time(p['raw_pruned_at'])}"
     )
     lines = [
         "",
@@ -562,11 +594,11 @@ def result_detail(doc: dict[str, Any]) -> None:
         else "  job          pruned",
         f"  market date  {p['market_date']}, last bar "
         + ("complete" if p["last_bar_complete"] else "still moving (partial)"),
-        f"  fetched      {p['fetched_at'] or 'unknown'}"
+        f"  fetched      {local_time(p['fetched_at']) if p['fetched_at'] else 'unknown'}"
         + (f" by {p['source_version']}" if p["source_version"] else "")
         + ("" if p["auto_adjust"] is None else f", auto_adjust={p['auto_adjust']}"),
         f"  scoring      version {p['scoring_version']}, {p['bars_used'] or '?'} bars",
-        f"  written      {p['created_at']}, updated {p['updated_at']}",
+        f"  written      {local_time(p['created_at'])}, updated {local_time(p['updated_at'])}",
         f"  raw data     {raw}",
     ]
     for line in lines:
@@ -643,7 +675,7 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 def job_prune_report(report: JobPrune) -> None:
     """What ``jobs prune`` deleted (or would delete) and what the foreign keys did with it."""
-    cutoff = report.cutoff[:16].replace("T", " ") + " UTC"
+    cutoff = local_time(report.cutoff)
     if not report.job_ids:
         stdout.print(f"No finished job finished before {cutoff}: nothing to prune.", markup=False)
         return

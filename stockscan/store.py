@@ -151,16 +151,25 @@ def get_job(conn: sqlite3.Connection, job_id: int) -> dict[str, Any] | None:
 
 
 def list_jobs(
-    conn: sqlite3.Connection, *, limit: int = 20, status: str | None = None
+    conn: sqlite3.Connection,
+    *,
+    limit: int | None = 20,
+    status: str | None = None,
+    statuses: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    if status:
-        cursor = conn.execute(
-            "SELECT * FROM analysis_jobs WHERE status = ? ORDER BY id DESC LIMIT ?",
-            (status, limit),
-        )
-    else:
-        cursor = conn.execute("SELECT * FROM analysis_jobs ORDER BY id DESC LIMIT ?", (limit,))
+    """Jobs newest first, of ``status`` or of any of ``statuses`` (as stored); ``limit``
+    None for all of them."""
+    wanted = [status] if status else list(statuses)
+    where = f" WHERE status IN ({', '.join('?' * len(wanted))})" if wanted else ""
+    cursor = conn.execute(
+        f"SELECT * FROM analysis_jobs{where} ORDER BY id DESC LIMIT ?",
+        (*wanted, -1 if limit is None else limit),
+    )
     return _dicts(cursor)
+
+
+def count_jobs(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM analysis_jobs").fetchone()[0])
 
 
 def job_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]:

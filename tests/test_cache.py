@@ -317,9 +317,9 @@ def test_results_show_prints_provenance(
 
     market.frames["TCS.NS"] = market_frame(FRIDAY)
     run_job(conn, db_path, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
-    shown = run_cli("results", "show", "TCS.NS", "--db", str(db_path))
+    shown = run_cli("results", "show", "TCS.NS", "--db", str(db_path), env={"TZ": "Asia/Kolkata"})
     assert shown.returncode == 0, shown.stderr
-    assert "fetched      2026-11-27T12:30:00+00:00 by yfinance " in shown.stdout
+    assert "fetched      2026-11-27 18:00:00 IST by yfinance " in shown.stdout  # local time
     assert "auto_adjust=True" in shown.stdout
     info = run_cli("db", "info", "--db", str(db_path))
     assert "price cache" in info.stdout and "of 1 tickers" in info.stdout

@@ -34,6 +34,7 @@ from stockscan.charts.bars import (
     chart_data,
     data_dir_of,
 )
+from stockscan.render import local_time
 
 BUY_SIDE = ("STRONG_BUY", "BUY")
 CHART_BARS = 120
@@ -324,12 +325,13 @@ def to_html(report: Report) -> str:
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{_e(title)}</h1>"
         f"<p class='meta'>Job {_e(job['id'])} · {_e(job['status'])} · source"
-        f" {_e(job['source'])} · started {_e(job['created_at'])}"
-        f" · finished {_e(job['finished_at'] or '–')}<br>{_e(counts)}</p>{demo}"
+        f" {_e(job['source'])} · started {_e(local_time(job['created_at']))}"
+        f" · finished {_e(local_time(job['finished_at']))}<br>{_e(counts)}</p>{demo}"
         f"<h2>Summary</h2>{_summary(report.stocks)}"
         f"<h2>What changed since the previous scan</h2>{_changes(report.stocks)}"
         f"<h2>BUY-side charts</h2>{_charts(report)}"
         f"<h2>Failures</h2>{_failures(report.stocks)}"
-        f"<footer>Generated {_e(report.generated_at)} by stockscan {_e(__version__)}.</footer>"
+        f"<footer>Generated {_e(local_time(report.generated_at))} by stockscan"
+        f" {_e(__version__)}.</footer>"
         f"<script>{SCRIPT}</script></body></html>\n"
     )

@@ -12,10 +12,8 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import typer
+import typer
 
 # Each top-level command or group, and the modules that register it and its subcommands.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -31,7 +29,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 # Every module, in the order whose registrations give `stockscan --help` its order.
 MODULES = ("analyze", "changes", "db", "jobs", "report", "results", "scan", "watchlist")
 # The main callback's options (stockscan.cli.common.main_callback) that may come before the
-# command; none takes a value.
+# command; none takes a value. main() also takes them anywhere after it (`jobs show 9 --debug`).
 GLOBAL_FLAGS = ("--debug",)
 
 
@@ -61,16 +59,61 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """The command line with every global flag moved to the front, where Typer takes it: a
+    user adds ``--debug`` at the end of the command that failed. After ``--`` nothing moves."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [arg for arg in args[:end] if arg in GLOBAL_FLAGS]
+    rest = [arg for arg in args[:end] if arg not in GLOBAL_FLAGS]
+    return list(dict.fromkeys(flags)) + rest + args[end:]
+
+
 def main() -> None:
-    app = register(command_of(sys.argv[1:]))
+    args = hoist_global_flags(sys.argv[1:])
+    app = register(command_of(args))
     try:
-        app()
+        # Not standalone: Typer's usage errors come here, to be printed in the program's one
+        # error style rather than in a Rich box with pydantic's wording.
+        code = app(args, prog_name="stockscan", standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's copy of Click's UsageError and kin
+        code = _usage_error(exc, _command_path(app, args))
     finally:
         # The command is over and its work committed: a Ctrl-C or SIGTERM landing while the
         # interpreter shuts down must not kill it before stdout is flushed, losing the
         # summary and turning a finished run into a "killed by signal" exit status.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Not standalone, a typer.Exit's code is returned; the commands themselves return None.
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command_path(app: typer.Typer, args: list[str]) -> str:
+    """``stockscan jobs list`` for ``jobs list --limit``: the command and, for a group, the
+    subcommand, as far as the arguments name them."""
+    words = [arg for arg in args if arg not in GLOBAL_FLAGS]
+    path = ["stockscan"]
+    if words and not words[0].startswith("-"):
+        path.append(words[0])
+        groups = {group.name for group in app.registered_groups}
+        if words[0] in groups and len(words) > 1 and not words[1].startswith("-"):
+            path.append(words[1])
+    return " ".join(path)
+
+
+def _usage_error(exc: typer.TyperException, command_path: str) -> int:
+    from stockscan import render
+    from stockscan.cli.common import debug_from_env, state, usage_error_message
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `stockscan jobs`: the help is the answer
+        exc.show()  # type: ignore[attr-defined]  # a ClickException
+        return exc.exit_code
+    # The main callback, which reads --debug, has not run when the command name is wrong.
+    if state.debug or debug_from_env() or "--debug" in sys.argv[1:]:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    render.error(usage_error_message(exc, command_path))
+    return exc.exit_code
 
 
 __all__ = ["COMMANDS", "command_of", "main", "register"]

@@ -76,14 +76,18 @@ QuietOption = Annotated[
 class ExchangeChoice(StrEnum):
     NSE = "NSE"
     BSE = "BSE"
+    none = "none"  # stockscan.tickers.AS_IS
 
 
 ExchangeOption = Annotated[
     ExchangeChoice | None,
     typer.Option(
         "--exchange",
-        help="Append .NS (NSE) or .BO (BSE) to bare symbols: TCS becomes TCS.NS.",
+        help="Append .NS (NSE) or .BO (BSE) to bare symbols: TCS becomes TCS.NS; none takes "
+        "them as they are (US listings on Yahoo). Default: $STOCKSCAN_EXCHANGE, else as they "
+        "are, with a note.",
         case_sensitive=False,
+        show_default=False,
     ),
 ]
 
@@ -91,7 +95,7 @@ ExchangeOption = Annotated[
 @app.command(
     epilog="Examples:\n\n"
     "  stockscan analyze --source demo TCS.NS INFY.NS\n\n"
-    "  stockscan analyze RELIANCE.NS M&M.NS --capital 500000 --risk-pct 0.5\n\n"
+    "  stockscan analyze RELIANCE.NS 'M&M.NS' --capital 500000 --risk-pct 0.5\n\n"
     "  stockscan analyze --source csv --data-dir ./prices HDFCBANK.NS --json"
 )
 @handle_errors
@@ -115,12 +119,16 @@ def analyze(
     db: DbOption = None,
 ) -> None:
     """Analyse stocks: score, verdict and trade plan for each, as one tracked job."""
+    from stockscan import render
     from stockscan.sources import Tuning
-    from stockscan.tickers import normalise_all
+    from stockscan.tickers import bare_note, default_exchange, normalise_all
 
     # Everything the user typed is checked before the database is opened: a bad ticker or
     # option writes nothing.
-    symbols = normalise_all(tickers, exchange.value if exchange else None)
+    suffix = default_exchange(exchange.value if exchange else None)
+    symbols = normalise_all(tickers, suffix)
+    if note := bare_note(symbols, suffix):
+        render.note(note)
     run_job(
         symbols, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=Tuning(max_rps, fetch_workers),
@@ -188,7 +196,8 @@ def _finish(outcome: JobOutcome, json_output: bool, reporter: JobReporter) -> No
     if json_output:
         render.print_json(jobs.outcome_json(outcome))
     else:
-        render.job_summary(outcome.job, outcome.stocks)
+        # --quiet: the counts and the failures, not a row per stock (a cron mail each night).
+        render.job_summary(outcome.job, outcome.stocks, with_table=reporter.mode != "quiet")
     reporter.log_summary(outcome.job, outcome.stocks)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -4,9 +4,14 @@ errors become ``Error: …`` on stderr and an exit code."""
 from __future__ import annotations
 
 import functools
+import os
+import re
 import sqlite3
+import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -82,11 +87,20 @@ def main_callback(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Also print tracebacks (anywhere on the line, or env STOCKSCAN_DEBUG=1); "
+            "exit codes stay the same.",
+        ),
     ] = False,
 ) -> None:
     """stockscan: a stock scanner for swing traders."""
-    state.debug = debug
+    state.debug = debug or debug_from_env()
+
+
+def debug_from_env() -> bool:
+    return os.environ.get("STOCKSCAN_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,28 +114,87 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from stockscan.jobs import sigterm_as_interrupt
 
+        # --debug adds the traceback; the Error line and the exit code stay the same.
         try:
             with sigterm_as_interrupt():
                 return fn(*args, **kwargs)
         except StockscanError as exc:
-            if state.debug:
-                raise
+            _traceback()
             render.error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            if state.debug:
-                raise
+            _traceback()
             render.error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except sqlite3.Error as exc:  # one not raised inside translate_errors
-            if state.debug:
-                raise
+            _traceback()
             from stockscan.db import describe
 
             render.error(f"database: {describe(exc)}")
             raise typer.Exit(EXIT_DATABASE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _traceback() -> None:
+    if state.debug:
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+
+
+def usage_error_message(exc: typer.TyperException, command_path: str = "stockscan") -> str:
+    """A command line Typer refused, in the program's one error style: the option (or
+    argument), the bad value, what is allowed; then where help is. Typer's own wording comes
+    from pydantic ("Value error, 'x' is not one of …"); the value and the rule are in the
+    validation error it chains. ``command_path`` is the command's, for errors that come from
+    the parser without a context."""
+    ctx = getattr(exc, "ctx", None)
+    see = f" (see `{ctx.command_path if ctx is not None else command_path} --help`)"
+    param = getattr(exc, "param", None)
+    if param is not None:
+        name = param.opts[0] if param.param_type_name == "option" else param.name.upper()
+        if type(exc).__name__ == "MissingParameter":
+            return f"missing {param.param_type_name} {name}{see}"
+        cause = exc.__cause__
+        errors = cause.errors() if cause is not None and hasattr(cause, "errors") else []
+        if errors:
+            return f"{name} {str(errors[0].get('input'))!r}: {_allowed(param, errors[0])}"
+        return f"{name}: {_lower_first(exc.message)}"
+    message = exc.format_message()
+    if type(exc).__name__ == "NoSuchOption":
+        # Typer's "(Possible options: …)" lists every option that shares a letter: noise.
+        message = exc.message
+    return f"{_lower_first(message.rstrip('.'))}{see}"
+
+
+def _allowed(param: Any, error: dict[str, Any]) -> str:
+    """What the option accepts, from pydantic's error type."""
+    kind, limits = error.get("type"), error.get("ctx") or {}
+    if kind == "value_error" and "is not one of" in str(limits.get("error", "")):
+        annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            choices = [str(member.value) for member in annotation]
+        else:
+            choices = re.findall(r"'([^']*)'", str(limits["error"]).split("is not one of")[1])
+        return f"expected one of {', '.join(choices)}"
+    simple = {
+        "int_parsing": "expected a whole number",
+        "int_from_float": "expected a whole number",
+        "float_parsing": "expected a number",
+        "bool_parsing": "expected true or false",
+    }
+    if kind in simple:
+        return simple[kind]
+    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+              "greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}  # fmt: skip
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"expected {words} {limits.get(key)}"
+    return _lower_first(str(error.get("msg", "invalid value")))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def db_path(option: Path | None) -> Path:

@@ -22,6 +22,8 @@ jobs_app = typer.Typer(help="Inspect and resume jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 
 STATUSES = ("running", "interrupted", "succeeded", "partial", "failed")
+# The statuses that depend on whether the owner is alive (stockscan.jobs.with_liveness).
+LIVE_STATUSES = ("running", "interrupted")
 
 
 @jobs_app.command("list", epilog="Example:\n\n  stockscan jobs list --status partial --limit 5")
@@ -37,15 +39,32 @@ def list_jobs(
 ) -> None:
     """List jobs, newest first."""
     from stockscan import render, store
+    from stockscan.db import snapshot
+    from stockscan.jobs import with_liveness
 
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
-    with database(db, create=False) as conn:
-        rows = store.list_jobs(conn, limit=limit, status=status)
+    path = db_path(db)
+    with database(db, create=False) as conn, snapshot(conn):
+        if status in LIVE_STATUSES:
+            # Running or interrupted is what the locks say now, not what is stored: a job
+            # stored running whose owner is gone is listed (and filtered) as interrupted.
+            stored = store.list_jobs(conn, limit=None, statuses=LIVE_STATUSES)
+            rows = [job for job in (with_liveness(path, j) for j in stored)
+                    if job["effective_status"] == status][:limit]  # fmt: skip
+        else:
+            rows = [
+                with_liveness(path, j) for j in store.list_jobs(conn, limit=limit, status=status)
+            ]
+        total = store.count_jobs(conn) if not rows else 0
     if json_output:
         render.print_json({"jobs": [_decoded(job) for job in rows]})
     elif rows:
         render.jobs_table(rows)
+    elif status is not None and total:
+        render.note(
+            f"No jobs with status {status} ({total} job{'s' if total != 1 else ''} in all)."
+        )
     else:
         render.note("No jobs yet.")
 
@@ -60,12 +79,13 @@ def show(
     """Show what happened in one job: its parameters, times, counts and every stock."""
     from stockscan import render, store
     from stockscan.db import snapshot
-    from stockscan.jobs import JobOutcome, outcome_json
+    from stockscan.jobs import JobOutcome, outcome_json, with_liveness
 
     with database(db, create=False) as conn, snapshot(conn):
         job = store.get_job(conn, job_id)
         if job is None:
             raise UsageError(f"no job {job_id} in {db_path(db)}")
+        job = with_liveness(db_path(db), job)
         stocks = store.job_stocks(conn, job_id)
     if json_output:
         render.print_json(outcome_json(JobOutcome(job, stocks)))

@@ -128,15 +128,61 @@ def _source(raw: str | None) -> str | None:
 
 
 def _tickers(raw: list[str] | None) -> list[str] | None:
-    from stockscan.tickers import normalise_all
+    from stockscan.tickers import default_exchange, normalise_all
 
-    return normalise_all(raw) if raw else None
+    return normalise_all(raw, default_exchange(None)) if raw else None
 
 
 def _ticker(raw: str) -> str:
-    from stockscan.tickers import normalise
+    from stockscan.tickers import default_exchange, normalise
 
-    return normalise(raw)
+    return normalise(raw, default_exchange(None))
+
+
+def _elsewhere(
+    conn: sqlite3.Connection, symbol: str, command: str, *, as_of: str | None = None
+) -> str:
+    """For a bare symbol with no results: the suffixed tickers that have some (SBIN.NS for
+    SBIN), and the command that shows them; "" when there are none."""
+    from stockscan import store
+    from stockscan.tickers import EXCHANGE_SUFFIXES, is_bare
+
+    if not is_bare(symbol):
+        return ""
+    candidates = [symbol + suffix for suffix in EXCHANGE_SUFFIXES.values()]
+    without = set(store.tickers_without_results(conn, candidates, as_of=as_of))
+    found = [ticker for ticker in candidates if ticker not in without]
+    if not found:
+        return ""
+    verb = "has" if len(found) == 1 else "have"
+    return f"; {' and '.join(found)} {verb} results: stockscan results {command} {found[0]}"
+
+
+def _no_results(
+    tickers: list[str] | None = None,
+    *,
+    date: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    verdicts: list[str] | None = None,
+    score: float | None = None,
+    source: str | None = None,
+) -> str:
+    """What an empty listing says: the filters that emptied it, as options to retype."""
+    filters = [
+        *([f"--date {date}"] if date else []),
+        *([f"--since {since}"] if since else []),
+        *([f"--until {until}"] if until else []),
+        *([f"--verdict {','.join(verdicts)}"] if verdicts else []),
+        *([f"--min-score {score:g}"] if score is not None else []),
+        *([f"--source {source}"] if source else []),
+    ]
+    among = f" for {', '.join(tickers)}" if tickers else ""
+    if not filters:
+        return (
+            f"No results{among} yet: `stockscan analyze TICKER...` or `stockscan scan` adds them."
+        )
+    return f"No results{among} match {' '.join(filters)}."
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -187,6 +233,7 @@ def latest(
             conn, wanted, as_of=as_of, verdicts=verdicts, min_score=score, source=only_source
         )
         missing = store.tickers_without_results(conn, wanted, as_of=as_of) if wanted else []
+        hints = {t: _elsewhere(conn, t, "latest", as_of=as_of) for t in missing}
     if json_output:
         render.print_json({"as_of": as_of, "results": rows, "missing": missing})
         return
@@ -196,10 +243,14 @@ def latest(
     elif rows:
         title = f"Newest result per ticker{f' on or before {as_of}' if as_of else ''}"
         render.results_table(rows, title=title)
-    else:
-        render.note("No results match." if verdicts or score or only_source else "No results.")
-    if missing:
-        render.note(f"No results for {', '.join(missing)}.")
+    elif not wanted or len(missing) < len(wanted):  # else the line below says it all
+        render.note(_no_results(date=as_of, verdicts=verdicts, score=score, source=only_source))
+    plain = [ticker for ticker in missing if not hints[ticker]]
+    if plain:
+        render.note(f"No results for {', '.join(plain)}.")
+    for ticker in missing:
+        if hints[ticker]:
+            render.note(f"No results for {ticker}{hints[ticker]}")
 
 
 @results_app.command(
@@ -224,8 +275,9 @@ def history(
     symbol = _ticker(ticker)
     with database(db, create=False) as conn:
         rows = store.result_history(conn, symbol, limit=limit)
-    if not rows:
-        raise UsageError(f"no results for {symbol} in {db_path(db)}")
+        if not rows:
+            hint = _elsewhere(conn, symbol, "history")
+            raise UsageError(f"no results for {symbol} in {db_path(db)}{hint}")
     if json_output:
         render.print_json({"ticker": symbol, "history": rows})
     else:
@@ -250,7 +302,7 @@ def show(
     symbol = _ticker(ticker)
     as_of = _date("--date", date)
     with database(db, create=False) as conn:
-        row = _result_row(conn, symbol, as_of, db)
+        row = _result_row(conn, symbol, as_of, db, "show")
     document = render.result_document(row)
     if json_output:
         render.print_json(document)
@@ -332,11 +384,22 @@ def export(
         )
         if to_stdout:
             with _stdout_pipe():
-                render.write_records(rows, fmt, sys.stdout)
+                count = render.write_records(rows, fmt, sys.stdout)
+            if count == 0:
+                render.note(
+                    _no_results(wanted, since=start, until=end, verdicts=verdicts,
+                                score=score, source=only_source)
+                )  # fmt: skip
             return
         assert output is not None
         with _output_file(output, force=force) as out:
             count = render.write_records(rows, fmt, out)
+    if count == 0:
+        render.note(
+            _no_results(
+                wanted, since=start, until=end, verdicts=verdicts, score=score, source=only_source
+            )
+        )
     render.note(f"Exported {count} result{'' if count == 1 else 's'} to {output}.")
 
 
@@ -387,7 +450,7 @@ def chart(
         columns, lines, colour = width, max(terminal.MIN_HEIGHT, width // 3), False
     terminal.check_width(columns)
     with database(db, create=False) as conn:
-        row = _result_row(conn, symbol, as_of, db)
+        row = _result_row(conn, symbol, as_of, db, "chart")
         data = chart_data(conn, row, count=bars, data_dir=data_dir_of(row["job_params"]))
     text = terminal.render(data, width=columns, height=lines, colour=colour)
     with _stdout_pipe():
@@ -395,14 +458,15 @@ def chart(
 
 
 def _result_row(
-    conn: sqlite3.Connection, symbol: str, as_of: str | None, db: Path | None
+    conn: sqlite3.Connection, symbol: str, as_of: str | None, db: Path | None, command: str
 ) -> dict[str, Any]:
     from stockscan import store
 
     row = store.result_detail(conn, symbol, as_of=as_of)
     if row is None:
         when = f" on or before {as_of}" if as_of else ""
-        raise UsageError(f"no results for {symbol}{when} in {db_path(db)}")
+        hint = _elsewhere(conn, symbol, command, as_of=as_of)
+        raise UsageError(f"no results for {symbol}{when} in {db_path(db)}{hint}")
     return row
 
 

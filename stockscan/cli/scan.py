@@ -35,6 +35,10 @@ LogFileOption = Annotated[
     ),
 ]
 NSE_TZ = "Asia/Kolkata"
+ADD_HINT = (
+    "add tickers with `stockscan watchlist add TCS.NS INFY.NS` (or `stockscan watchlist import"
+    " FILE`), then run `stockscan scan` again"
+)
 
 
 @app.command(
@@ -57,15 +61,30 @@ def scan(
     db: DbOption = None,
 ) -> None:
     """Analyse every ticker of the watchlist as one job; unchanged ones are not redone."""
-    from stockscan import store
+    from stockscan import render, store
     from stockscan.sources import Tuning
+    from stockscan.tickers import bare_note, default_exchange, is_bare
 
     tuning = Tuning(max_rps, fetch_workers)  # a bad option exits 2 before anything is read
 
+    path = db_path(db)
+    if not path.exists():
+        # Not "no database": to a new user the missing thing is the watchlist. Nothing is
+        # created; `watchlist add` creates the database.
+        raise UsageError(f"nothing to scan: no watchlist yet (no database at {path}); {ADD_HINT}")
     with database(db, create=False) as conn:
         tickers = store.watchlist_tickers(conn)
     if not tickers:
-        raise UsageError("the watchlist is empty: add tickers with `stockscan watchlist add`")
+        raise UsageError(f"nothing to scan: the watchlist is empty (in {path}); {ADD_HINT}")
+    bare = [ticker for ticker in tickers if is_bare(ticker)]
+    fix = (
+        f"To follow the NSE listing instead: `stockscan watchlist remove {bare[0]}` and"
+        f" `stockscan watchlist add {bare[0]} --exchange NSE`."
+        if bare
+        else None
+    )
+    if note := bare_note(tickers, default_exchange(None), fix=fix):
+        render.note(note)
     run_job(
         tickers, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=tuning, json_output=json_output, quiet=quiet, db=db,
@@ -96,10 +115,16 @@ def cron(
     today = dt.datetime.now(nse).date()
     local = dt.datetime.combine(today, ist, nse).astimezone()
     days = {-1: "0-4", 0: "1-5", 1: "2-6"}[(local.date() - today).days]
-    line = (
-        f"{local.minute} {local.hour} * * {days} {_executable()} scan --quiet "
-        f"--db {database_path} --log-file {log}"
-    )
+    command = [
+        *_executable(),
+        "scan",
+        "--quiet",
+        "--db",
+        str(database_path),
+        "--log-file",
+        str(log),
+    ]
+    line = f"{local.minute} {local.hour} * * {days} {crontab_command(command)}"
     zone = local.tzname() or "local time"
     typer.echo(
         f"# stockscan: scan the watchlist on weekdays at {ist:%H:%M} IST ({local:%H:%M} {zone}"
@@ -113,8 +138,16 @@ def cron(
     )
 
 
-def _executable() -> str:
+def crontab_command(argv: list[str]) -> str:
+    """``argv`` as a crontab command field: quoted for sh (a path with a space), and every
+    ``%`` escaped, which cron would otherwise turn into a newline, ending the command."""
+    import shlex
+
+    return shlex.join(argv).replace("%", "\\%")
+
+
+def _executable() -> list[str]:
     program = Path(sys.argv[0])
     if program.name == "stockscan":
-        return str(program.resolve())
-    return f"{sys.executable} -m stockscan"
+        return [str(program.resolve())]
+    return [sys.executable, "-m", "stockscan"]

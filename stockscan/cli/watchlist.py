@@ -38,11 +38,14 @@ def add(
     """Follow tickers. Adding one already followed is not an error and adds nothing."""
     from stockscan import render, store
     from stockscan.db import transaction
-    from stockscan.tickers import normalise_all
+    from stockscan.tickers import bare_note, default_exchange, normalise_all
 
-    symbols = normalise_all(tickers, exchange.value if exchange else None)
+    suffix = default_exchange(exchange.value if exchange else None)
+    symbols = normalise_all(tickers, suffix)
     if name is not None and len(symbols) != 1:
         raise UsageError("--name goes with exactly one ticker")
+    if note := bare_note(symbols, suffix):
+        render.note(note)
     with database(db) as conn, transaction(conn):
         added = store.add_to_watchlist(conn, [(t, name) for t in symbols])
     already = [t for t in symbols if t not in added]
@@ -59,9 +62,9 @@ def remove(tickers: TickersArgument, db: DbOption = None) -> None:
     """Stop following tickers (their results stay)."""
     from stockscan import render, store
     from stockscan.db import transaction
-    from stockscan.tickers import normalise_all
+    from stockscan.tickers import default_exchange, normalise_all
 
-    symbols = normalise_all(tickers)
+    symbols = normalise_all(tickers, default_exchange(None))
     with database(db, create=False) as conn, transaction(conn):
         removed = store.remove_from_watchlist(conn, symbols)
     missing = [t for t in symbols if t not in removed]
@@ -88,7 +91,7 @@ def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
     elif rows:
         render.watchlist_table(rows)
     else:
-        render.note("The watchlist is empty: add tickers with `stockscan watchlist add`.")
+        render.note("The watchlist is empty: add tickers with `stockscan watchlist add TCS.NS`.")
 
 
 @watchlist_app.command(
@@ -111,10 +114,10 @@ def import_(
     """Follow every ticker in a file: a list, or a CSV such as NSE's EQUITY_L.csv."""
     from stockscan import render, store
     from stockscan.db import transaction
-    from stockscan.tickers import normalise
+    from stockscan.tickers import bare_note, default_exchange, normalise
 
     entries = read_ticker_file(file)
-    suffix = exchange.value if exchange else None
+    suffix = default_exchange(exchange.value if exchange else None)
     parsed: dict[str, str | None] = {}
     bad = []
     for line, raw, name in entries:
@@ -127,6 +130,8 @@ def import_(
         raise UsageError("; ".join(bad[:3]) + more)
     if not parsed:
         raise UsageError(f"{file}: no tickers in it")
+    if note := bare_note(parsed, suffix):
+        render.note(note)
     with database(db) as conn, transaction(conn):
         added = store.add_to_watchlist(conn, list(parsed.items()))
     render.note(f"Imported {file}: {len(added)} added, {len(parsed) - len(added)} already followed")
