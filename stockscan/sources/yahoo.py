@@ -134,23 +134,25 @@ class _YfinanceLog(logging.Handler):
             self.attempt.log.append(record.getMessage())
 
 
+# What the current thread's history() call may spend and has been answered: one per thread,
+# shared by every source (yfinance's session and logger are process-wide too).
+_ATTEMPT = _Attempt()
 _QUIET_LOCK = threading.Lock()
-_QUIETED: list[_Attempt] = []
+_QUIETED: list[bool] = []
 
 
-def _quiet_yfinance(attempt: _Attempt) -> None:
+def _quiet_yfinance() -> None:
     """yfinance's logger and the warnings raised in its code (Pandas4Warning on pandas 3.1)
-    write nothing to our stderr; warning-level records are kept with the attempt."""
+    write nothing to our stderr; warning-level records are kept with the thread's attempt.
+    Installed once, never removed (a logger without a handler would print to stderr)."""
     with _QUIET_LOCK:
+        if _QUIETED:
+            return
         logger = logging.getLogger("yfinance")
+        logger.addHandler(_YfinanceLog(_ATTEMPT))
         logger.propagate = False
-        for handler in list(logger.handlers):
-            if isinstance(handler, _YfinanceLog):
-                logger.removeHandler(handler)
-        logger.addHandler(_YfinanceLog(attempt))
-        if not _QUIETED:
-            warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
-        _QUIETED[:] = [attempt]
+        warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+        _QUIETED.append(True)
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class YahooSource:
         self.requests = 0  # real HTTP requests sent (all of yfinance's, through our session)
         self.calls = 0  # history() calls made, retries included (bench/fetch.py, fakes)
         self._count_lock = threading.Lock()
-        self._attempt = _Attempt()
+        self._attempt = _ATTEMPT
         self._session: Any = None
         # The breaker's state, shared by every download thread.
         self._failing_since: float | None = None  # start of the run of transient failures
@@ -338,13 +340,15 @@ class YahooSource:
                 ) from failure
             raise
 
-    def _unavailable(self, failure: StockError, ticker: str) -> str:
+    def _unavailable(self, failure: StockError, ticker: str, *, breaker: bool = False) -> str:
+        why = (
+            f"every request failed for {BREAKER_S:g} s, the last at {ticker}"
+            if breaker
+            else f"still after {self.retries} retries at {ticker}"
+        )
         if failure.kind == "rate_limited":
-            return (
-                f"Yahoo is rate-limiting requests (still after {self.retries} retries at "
-                f"{ticker}); try again later"
-            )
-        return f"cannot reach Yahoo ({failure.message}); the network looks down"
+            return f"Yahoo is rate-limiting requests ({why}); try again later"
+        return f"cannot reach Yahoo ({failure.message}; {why}); the network looks down"
 
     # --- the breaker: any thread -----------------------------------------------------------
 
@@ -375,9 +379,7 @@ class YahooSource:
                 return False
             assert self._last_failure is not None
             failure, ticker = self._last_failure
-            self._tripped = (
-                f"{self._unavailable(failure, ticker)} (every request failed for {BREAKER_S:g} s)"
-            )
+            self._tripped = self._unavailable(failure, ticker, breaker=True)
         if self._stop is not None:
             self._stop.set()
         return True
@@ -444,7 +446,7 @@ class YahooSource:
                 [],
                 [],
             )
-            _quiet_yfinance(state)
+            _quiet_yfinance()
             try:
                 frame = yf.Ticker(ticker).history(
                     **span,

@@ -254,3 +254,41 @@ def test_the_budget_paces_every_real_request(conn: sqlite3.Connection, wire: Wir
     gaps = np.diff(wire.times)
     assert (gaps >= 0.2 - 0.02).all(), gaps  # 5 a second: every request, not every call
     print(f"requests per ticker: cold {cold}")
+
+
+def test_a_next_day_run_in_a_new_process_sends_one_chart_request_per_ticker(db_path: Path) -> None:
+    server = Wire()
+    tickers = ["TCS.NS", "INFY.NS", "SBIN.NS"]
+    try:
+        cold = harness("analyze", *FAST, *tickers, config={"wire": server.url})
+        assert cold.returncode == 0, cold.stderr
+        cold_requests = len(server.requests)
+        server.reset()
+        with sqlite3.connect(db_path) as conn:  # the fetch was three days ago
+            conn.execute("UPDATE price_fetches SET fetched_at = datetime(fetched_at, '-3 days')")
+        again = harness("analyze", *FAST, *tickers, config={"wire": server.url})
+        assert again.returncode == 0, again.stderr
+        charts = server.charts()
+        print(f"requests: cold {cold_requests} for 3 tickers, next day {len(server.requests)}")
+        assert len(charts) == 3 and all("period1" in q for q in charts)
+        # beside them only the crumb (once per process); the cookie and the timezones are
+        # in yfinance's own cache
+        assert len(server.requests) == 4, server.requests
+    finally:
+        server.close()
+
+
+def test_the_stand_in_allows_no_lookup_and_no_other_address(wire: Wire) -> None:
+    import socket
+
+    from curl_cffi import requests as curl
+
+    from tests.wire.yahoo import CRUMB, WireViolation
+
+    session = curl.Session(impersonate="chrome")  # what yfinance makes by default
+    answer = session.get("https://query1.finance.yahoo.com/v1/test/getcrumb")
+    assert answer.text == CRUMB and answer.primary_ip == "127.0.0.1"
+    with pytest.raises(WireViolation):
+        session.get("https://example.com/")
+    with pytest.raises(WireViolation):
+        socket.getaddrinfo("query2.finance.yahoo.com", 443)
