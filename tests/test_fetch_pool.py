@@ -61,6 +61,13 @@ def test_a_rate_limit_pauses_everyone_then_halves_the_rate() -> None:
     assert unlimited.interval_s == 0.25  # no limit until told otherwise
 
 
+def test_the_interval_doubling_stops_at_its_cap_however_many_429s() -> None:
+    budget = RateBudget(2.0, monotonic=lambda: 0.0, max_interval_s=4.0)
+    for _ in range(50):  # every 429 on every thread of a long run
+        budget.back_off(0.0, min_interval_s=1.0)
+    assert budget.interval_s == 4.0  # not 2 ** 50 s
+
+
 # --- the pool -----------------------------------------------------------------------------------
 
 

@@ -494,7 +494,10 @@ class YahooSource:
         state = self._attempt
         if state.stop is not None and state.stop.is_set():
             raise Stopped
+        queued = self.monotonic()
         self.budget.acquire(functools.partial(self._wait, stop=state.stop))
+        if state.deadline is not None:  # the deadline is for answers: waiting our turn is not
+            state.deadline += self.monotonic() - queued  # Yahoo's slowness (a low --max-rps)
         with self._count_lock:
             self.requests += 1
         timeout = min(float(kwargs.get("timeout") or self.timeout_s), self.timeout_s)

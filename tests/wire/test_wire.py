@@ -292,3 +292,22 @@ def test_the_stand_in_allows_no_lookup_and_no_other_address(wire: Wire) -> None:
         session.get("https://example.com/")
     with pytest.raises(WireViolation):
         socket.getaddrinfo("query2.finance.yahoo.com", 443)
+
+
+def test_waiting_for_the_budget_is_not_taken_for_a_dead_network(
+    conn: sqlite3.Connection, wire: Wire
+) -> None:
+    """Each history() call has ``timeout_s`` for Yahoo's answers; the time its requests queue
+    for the rate budget (many workers, a low --max-rps) is not Yahoo being slow."""
+    tickers = ["TCS.NS", "INFY.NS", "SBIN.NS", "ITC.NS"]
+    src = YahooSource(
+        cache=PriceCache(conn), now=lambda: ist(FRIDAY, 18), max_requests_per_s=2.0,
+        workers=4, timeout_s=1.0,
+    )  # fmt: skip
+    src.prefetch(tickers)
+    try:
+        for ticker in tickers:
+            assert str(src.fetch(ticker).dates[-1]) == FRIDAY.isoformat()
+    finally:
+        src.close()
+    assert src.calls == len(tickers)  # none retried
