@@ -7,7 +7,7 @@ jitter; one that outlasts a ticker's retries, or ``BREAKER_S`` seconds in which 
 failed so, stops the whole run with ``SourceUnavailable`` (exit 75, job resumable): a network
 or server failure is never recorded as a stock's failure.
 
-yfinance sends its requests through a curl_cffi session of ours (``_PacedSession``), so each
+yfinance sends its requests through a curl_cffi session of ours (``_paced_session``), so each
 real HTTP request (timezone probe, cookie, crumb, consent page, chart, quoteSummary, and
 yfinance's own second try) is paced by the rate budget, counted, given at most what is left of
 its ``history()`` call's deadline, and answered with a classification by HTTP status and
