@@ -61,6 +61,13 @@ def test_a_rate_limit_pauses_everyone_then_halves_the_rate() -> None:
     assert unlimited.interval_s == 0.25  # no limit until told otherwise
 
 
+def test_the_interval_doubling_stops_at_its_cap_however_many_429s() -> None:
+    budget = RateBudget(2.0, monotonic=lambda: 0.0, max_interval_s=4.0)
+    for _ in range(50):  # every 429 on every thread of a long run
+        budget.back_off(0.0, min_interval_s=1.0)
+    assert budget.interval_s == 4.0  # not 2 ** 50 s
+
+
 # --- the pool -----------------------------------------------------------------------------------
 
 
@@ -251,7 +258,7 @@ def test_pool_gives_the_results_of_one_request_at_a_time(
 
     source, outcome = scan(conn, db_path, ist(FRIDAY, 18), workers=4)
     assert outcome.exit_code == 0 and outcome.job["succeeded"] == len(TICKERS)
-    assert source.requests == len(TICKERS) and slow_market.most == 4
+    assert source.calls == len(TICKERS) and slow_market.most == 4
     # The job's stocks are recorded in the requested order, whatever order downloads finished.
     assert [s["ticker"] for s in outcome.stocks] == list(TICKERS)
     other_db = tmp_path / "one-at-a-time.db"
@@ -272,11 +279,11 @@ def test_pool_next_day_is_one_small_request_per_ticker_and_same_day_none(
     scan(conn, db_path, ist(FRIDAY, 18), workers=4)
     slow_market.calls.clear()
     again, _ = scan(conn, db_path, ist(FRIDAY, 20), workers=4)
-    assert again.requests == 0 and slow_market.calls == []
+    assert again.calls == 0 and slow_market.calls == []
     for i, ticker in enumerate(TICKERS):
         slow_market.frames[ticker] = market_frame(MONDAY, scale=1 + i / 10)
     monday, outcome = scan(conn, db_path, ist(MONDAY, 18), workers=4)
-    assert outcome.exit_code == 0 and monday.requests == len(TICKERS)
+    assert outcome.exit_code == 0 and monday.calls == len(TICKERS)
     assert all("start" in call for call in slow_market.calls)
     assert {r[1] for r in results(conn)} == {FRIDAY, MONDAY}
 
@@ -290,7 +297,7 @@ def test_pool_split_in_one_ticker_refetches_only_its_history(
     slow_market.frames[TICKERS[5]] = market_frame(MONDAY, scale=(1 + 5 / 10) / 2)  # 2:1 split
     slow_market.calls.clear()
     monday, outcome = scan(conn, db_path, ist(MONDAY, 18), workers=4)
-    assert outcome.exit_code == 0 and monday.requests == len(TICKERS) + 1
+    assert outcome.exit_code == 0 and monday.calls == len(TICKERS) + 1
     whole = [c["ticker"] for c in slow_market.calls if "period" in c]
     assert whole == [TICKERS[5]]
     bars = PriceCache(conn).bars("yahoo", TICKERS[5], True)
@@ -308,8 +315,7 @@ def test_pool_network_down_trips_the_breaker_and_stops_the_workers(
     job = store.get_job(conn, 1)
     assert job is not None and job["status"] == "interrupted"
     stocks = store.job_stocks(conn, 1)
-    assert [s["status"] for s in stocks[:2]] == ["failed", "pending"]  # not 12 false failures
-    assert {s["status"] for s in stocks[1:]} == {"pending"}
+    assert {s["status"] for s in stocks} == {"pending"}  # a network failure is no stock's
     at_stop = len(slow_market.calls)
     time.sleep(0.3)
     issued = len(slow_market.calls)

@@ -35,13 +35,19 @@ class RateBudget:
 
     Each request reserves the next free slot under a lock and waits for it outside the lock.
     ``back_off`` (Yahoo said "too many requests") pushes every later slot back and halves the
-    rate for the rest of the run.
+    rate for the rest of the run, down to one request every ``max_interval_s`` (None: no
+    floor): however many 429s the threads see, the slots never spread out beyond it.
     """
 
     def __init__(
-        self, per_s: float | None, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        per_s: float | None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_interval_s: float | None = None,
     ) -> None:
         self.interval_s = 1 / per_s if per_s else 0.0
+        self.max_interval_s = max_interval_s
         self.monotonic = monotonic
         self._next: float | None = None
         self._lock = threading.Lock()
@@ -59,6 +65,8 @@ class RateBudget:
         """No request for ``seconds``, then half the rate (at least ``min_interval_s`` apart)."""
         with self._lock:
             self.interval_s = max(2 * self.interval_s, min_interval_s)
+            if self.max_interval_s is not None:
+                self.interval_s = min(self.interval_s, self.max_interval_s)
             resume = self.monotonic() + seconds
             self._next = resume if self._next is None else max(self._next, resume)
 
@@ -124,14 +132,18 @@ class FetchAhead(Generic[P, R]):
         raise AssertionError(f"{ticker} planned but not in sequence")  # pragma: no cover
 
     @staticmethod
-    def result(future: Future[R]) -> R:
-        """The download's result, waited for in short steps so signals are seen at once."""
+    def result(future: Future[R], abandon: Callable[[], bool] | None = None) -> R:
+        """The download's result, waited for in short steps so signals are seen at once;
+        ``Stopped`` as soon as ``abandon()`` says so (a request still in flight is not
+        waited for)."""
         while True:
             try:
                 return future.result(timeout=POLL_S)
             except TimeoutError:
                 if future.done():  # the download itself raised TimeoutError
                     raise
+            if abandon is not None and abandon():
+                raise Stopped
 
     def close(self) -> None:
         """Stop every worker at its next request or wait; never blocks."""

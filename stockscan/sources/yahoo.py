@@ -2,18 +2,28 @@
 
 yfinance hides errors by default and returns an empty frame instead; we turn that off, so every
 failure is raised, classified and recorded against its stock (see ``docs``/notes on Yahoo).
-Transient failures are retried with exponential backoff and jitter; a rate limit that outlasts
-the retries, or the network failing for several tickers in a row, stops the whole run with
-``SourceUnavailable`` (exit 75, job resumable) instead of recording false "no data" failures.
+Transient failures (no answer, HTTP 429, HTTP 5xx) are retried with exponential backoff and
+jitter; one that outlasts a ticker's retries, or ``BREAKER_S`` seconds in which every request
+failed so, stops the whole run with ``SourceUnavailable`` (exit 75, job resumable): a network
+or server failure is never recorded as a stock's failure.
+
+yfinance sends its requests through a curl_cffi session of ours (``_paced_session``), so each
+real HTTP request (timezone probe, cookie, crumb, consent page, chart, quoteSummary, and
+yfinance's own second try) is paced by the rate budget, counted, given at most what is left of
+its ``history()`` call's deadline, and answered with a classification by HTTP status and
+Yahoo's error code rather than by the exception class yfinance raises (notes/yahoo.md 11-12).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -32,8 +42,14 @@ PRICE_COLUMNS = ("Open", "High", "Low", "Close", "Volume")
 # Today's bar counts as complete from this exchange-local time on: NSE and BSE close at 15:30,
 # New York at 16:00, London at 16:30; the margin lets Yahoo publish the closing values.
 BAR_FINAL_AFTER = dt.time(17, 0)
-# Consecutive tickers whose network failures outlasted the retries before the run stops.
-NETWORK_BREAKER = 2
+# The breaker: the run stops once every request for this many seconds failed transiently (no
+# answer, 429, 5xx), counted across every download thread, whatever the number of tickers and
+# workers; and at once when one ticker's transient failures outlast its retries.
+BREAKER_S = 20.0
+# A 429 doubles the interval between requests (for every thread), up to this; and pauses
+# everyone for the retry's backoff, up to BACKOFF_CAP_S.
+MAX_INTERVAL_S = 4.0
+BACKOFF_CAP_S = 8.0
 # Calendar days a cached ticker's refetch reaches back before its newest cached bar: the
 # overlap that shows whether Yahoo re-adjusted history (a week holds several trading days
 # even around a long holiday).
@@ -55,6 +71,88 @@ class _Plan:
     now: dt.datetime
     span: dict[str, str] | None  # the request (period= or start=); None: the cache is current
     record: FetchRecord | None  # the cache's record of the ticker's last fetch
+
+
+class YahooAnswered(Exception):
+    """Yahoo answered a request definitively (raised from our session, inside yfinance, so its
+    cookie-strategy retries stop): 429, a 5xx, or a 404 with Yahoo's "Not Found" code. Not an
+    OSError, so yfinance does not take it for a transient transport failure."""
+
+    def __init__(self, status: int, endpoint: str, code: str | None, url: str) -> None:
+        self.status = status
+        self.endpoint = endpoint
+        self.code = code
+        super().__init__(f"HTTP {status}{f' {code}' if code else ''} from {endpoint} ({url})")
+
+
+class _Attempt(threading.local):
+    """What the current thread's ``history()`` call may spend and has been answered."""
+
+    deadline: float | None = None
+    stop: threading.Event | None = None
+    answers: list[tuple[str, int]]
+    log: list[str]
+
+    def __init__(self) -> None:
+        self.answers = []
+        self.log = []
+
+
+def _endpoint(url: str) -> str:
+    if "/v8/finance/chart/" in url:
+        return "chart"
+    if "/finance/quoteSummary/" in url or "/v7/finance/quote" in url:
+        return "quote"
+    if "/getcrumb" in url:
+        return "crumb"
+    return "cookie"  # fc.yahoo.com, guce/consent.yahoo.com
+
+
+def _yahoo_code(body: bytes) -> str | None:
+    """Yahoo's error code in a JSON error body (``{"chart": {"error": {"code": …}}}``)."""
+    try:
+        data = json.loads(body)
+        for envelope in data.values():
+            error = envelope.get("error") if isinstance(envelope, dict) else None
+            if isinstance(error, dict) and error.get("code"):
+                return str(error["code"])
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return None
+
+
+class _YfinanceLog(logging.Handler):
+    """yfinance's log records go to the current attempt (for the stock's error record), never
+    to stderr."""
+
+    def __init__(self, attempt: _Attempt) -> None:
+        super().__init__(logging.DEBUG)
+        self.attempt = attempt
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            self.attempt.log.append(record.getMessage())
+
+
+# What the current thread's history() call may spend and has been answered: one per thread,
+# shared by every source (yfinance's session and logger are process-wide too).
+_ATTEMPT = _Attempt()
+_QUIET_LOCK = threading.Lock()
+_QUIETED: list[bool] = []
+
+
+def _quiet_yfinance() -> None:
+    """yfinance's logger and the warnings raised in its code (Pandas4Warning on pandas 3.1)
+    write nothing to our stderr; warning-level records are kept with the thread's attempt.
+    Installed once, never removed (a logger without a handler would print to stderr)."""
+    with _QUIET_LOCK:
+        if _QUIETED:
+            return
+        logger = logging.getLogger("yfinance")
+        logger.addHandler(_YfinanceLog(_ATTEMPT))
+        logger.propagate = False
+        warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+        _QUIETED.append(True)
 
 
 @dataclass(frozen=True)
@@ -98,10 +196,22 @@ class YahooSource:
         self.workers = workers
         # The request-rate budget, shared by every download thread (retries too), so a
         # 2,000-ticker watchlist stays under Yahoo's per-IP limit. None: no limit.
-        self.budget = RateBudget(max_requests_per_s, monotonic=monotonic)
-        self.requests = 0  # history() calls issued, retries included (bench/fetch.py)
+        self.budget = RateBudget(
+            max_requests_per_s, monotonic=monotonic, max_interval_s=MAX_INTERVAL_S
+        )
+        self.monotonic = monotonic
+        self.requests = 0  # real HTTP requests sent (all of yfinance's, through our session)
+        self.calls = 0  # history() calls made, retries included (bench/fetch.py, fakes)
         self._count_lock = threading.Lock()
-        self._network_failures_in_a_row = 0
+        self._attempt = _ATTEMPT
+        self._session: Any = None
+        # The breaker's state, shared by every download thread.
+        self._failing_since: float | None = None  # start of the run of transient failures
+        self._failures_in_a_row = 0
+        self._last_answer_at = monotonic()
+        self._tripped: str | None = None  # why the run stops (set once)
+        self._last_failure: tuple[StockError, str] | None = None
+        self._stop: threading.Event | None = None
         self._provenance: dict[str, Provenance] = {}
         self._ahead: FetchAhead[_Plan, _Download] | None = None
 
@@ -118,11 +228,10 @@ class YahooSource:
     def prefetch(self, tickers: Sequence[str]) -> None:
         """Start downloading ``tickers`` (the order ``fetch`` will ask for them) on
         ``workers`` threads, within the rate budget. ``close()`` stops them."""
-        import yfinance as yf
-
-        yf.config.debug.hide_exceptions = False
+        self._use_session()
         self.close()
         stop = threading.Event()
+        self._stop = stop
         self._ahead = FetchAhead(
             tickers, functools.partial(self._plan, stop=stop), workers=self.workers, stop=stop
         )
@@ -141,7 +250,11 @@ class YahooSource:
             plan, download = self._plan(ticker, stop=None)
         else:
             plan, future = ahead
-            download = functools.partial(FetchAhead.result, future) if future is not None else None
+            download = (
+                functools.partial(FetchAhead.result, future, abandon=self._breaker_due)
+                if future is not None
+                else None
+            )
         got = self._received(ticker, download) if download is not None else None
         if plan.span is None or got is None:
             return self._from_cache(ticker, plan)
@@ -210,26 +323,66 @@ class YahooSource:
         return bars
 
     def _received(self, ticker: str, download: Callable[[], _Download]) -> _Download:
-        """Run (or wait for) one download and apply the breaker, in the job's order: a rate
-        limit that outlasted the retries, or the network failing for ``NETWORK_BREAKER``
-        tickers in a row, stops the run instead of failing every stock after it."""
+        """Run (or wait for) one download and apply the breaker, in the job's order: a
+        transient failure (network, 429, 5xx) that outlasted the ticker's retries, or
+        ``BREAKER_S`` seconds of nothing but transient failures across every thread, stops
+        the run instead of failing this stock or any after it."""
         try:
-            got = download()
+            return download()
+        except Stopped:
+            if self._tripped is None:
+                raise
+            raise SourceUnavailable(self._tripped) from None
         except StockError as failure:
-            if failure.kind == "rate_limited":
+            if failure.transient:
                 raise SourceUnavailable(
-                    f"Yahoo is rate-limiting requests (still after {self.retries} retries at "
-                    f"{ticker}); try again later"
+                    self._tripped or self._unavailable(failure, ticker)
                 ) from failure
-            if failure.kind == "network":
-                self._network_failures_in_a_row += 1
-                if self._network_failures_in_a_row >= NETWORK_BREAKER:
-                    raise SourceUnavailable(
-                        f"cannot reach Yahoo ({failure.message}); the network looks down"
-                    ) from failure
             raise
-        self._network_failures_in_a_row = 0
-        return got
+
+    def _unavailable(self, failure: StockError, ticker: str, *, breaker: bool = False) -> str:
+        why = (
+            f"every request failed for {BREAKER_S:g} s, the last at {ticker}"
+            if breaker
+            else f"still after {self.retries} retries at {ticker}"
+        )
+        if failure.kind == "rate_limited":
+            return f"Yahoo is rate-limiting requests ({why}); try again later"
+        return f"cannot reach Yahoo ({failure.message}; {why}); the network looks down"
+
+    # --- the breaker: any thread -----------------------------------------------------------
+
+    def _answered(self) -> None:
+        """An attempt ended with an answer that is not a transient failure."""
+        with self._count_lock:
+            self._failing_since = None
+            self._failures_in_a_row = 0
+            self._last_answer_at = self.monotonic()
+
+    def _failed(self, failure: StockError, started_at: float, ticker: str) -> None:
+        """An attempt started at ``started_at`` ended with a transient failure."""
+        with self._count_lock:
+            if self._failing_since is None:
+                self._failing_since = max(started_at, self._last_answer_at)
+            self._failures_in_a_row += 1
+            self._last_failure = (failure, ticker)
+        self._breaker_due()
+
+    def _breaker_due(self) -> bool:
+        """Whether every request for ``BREAKER_S`` has failed transiently (then the run stops:
+        every wait and request of every thread is abandoned)."""
+        with self._count_lock:
+            if self._tripped is not None:
+                return True
+            since = self._failing_since
+            if since is None or self._failures_in_a_row < 2 or self.monotonic() - since < BREAKER_S:
+                return False
+            assert self._last_failure is not None
+            failure, ticker = self._last_failure
+            self._tripped = self._unavailable(failure, ticker, breaker=True)
+        if self._stop is not None:
+            self._stop.set()
+        return True
 
     def _save(
         self, cache: PriceCache, ticker: str, bars: Bars, got: _Download, *, replace: bool
@@ -267,21 +420,33 @@ class YahooSource:
     def _download(
         self, ticker: str, span: dict[str, str], *, stop: threading.Event | None
     ) -> _Download:
-        """``Ticker.history`` for ``span``, within the rate budget, retried and classified.
+        """``Ticker.history`` for ``span``, retried and classified; every HTTP request inside
+        it goes through our session, within the rate budget and the call's deadline.
 
-        ``stop`` is the fetch-ahead pool's: set, it abandons the download at its next wait.
+        ``stop`` is the fetch-ahead pool's: set, it abandons the download at its next wait or
+        request.
         """
         import yfinance as yf
 
-        yf.config.debug.hide_exceptions = False
+        self._use_session()
         failure: StockError | None = None
         for attempt in range(self.retries + 1):
+            if self._breaker_due():
+                raise Stopped
             if attempt and failure is not None and failure.kind != "rate_limited":
                 self._wait(self._backoff(attempt), stop)
-            self.budget.acquire(functools.partial(self._wait, stop=stop))
             with self._count_lock:
-                self.requests += 1
+                self.calls += 1
             at = self.now()
+            started = self.monotonic()
+            state = self._attempt
+            state.deadline, state.stop, state.answers, state.log = (
+                started + self.timeout_s,
+                stop,
+                [],
+                [],
+            )
+            _quiet_yfinance()
             try:
                 frame = yf.Ticker(ticker).history(
                     **span,
@@ -289,16 +454,73 @@ class YahooSource:
                     auto_adjust=self.auto_adjust,
                     timeout=self.timeout_s,
                 )
+            except Stopped:
+                raise
             except Exception as exc:  # the yfinance boundary: everything it raises is classified
-                failure = classify(exc, ticker)
+                failure = classify(exc, ticker, state.answers, state.log)
                 if not failure.transient:
+                    self._answered()
                     raise failure from exc
+                self._failed(failure, started, ticker)
                 if failure.kind == "rate_limited":  # every thread slows down, not just this one
-                    self.budget.back_off(self._backoff(attempt + 1), min_interval_s=self.backoff_s)
+                    self.budget.back_off(
+                        min(self._backoff(attempt + 1), BACKOFF_CAP_S),
+                        min_interval_s=self.backoff_s,
+                    )
                 continue
+            finally:
+                state.deadline = None
+            self._answered()
             return _Download(frame, at)
         assert failure is not None
         raise failure
+
+    # --- the session: every HTTP request yfinance sends, on any thread -------------------------
+
+    def _use_session(self) -> None:
+        """Make yfinance send through our session (yfinance keeps one, process-wide)."""
+        import yfinance as yf
+        import yfinance.data
+
+        yf.config.debug.hide_exceptions = False
+        if self._session is None:
+            self._session = _paced_session(self)
+        yfinance.data.YfData(session=self._session)
+
+    def _send(self, send: Callable[..., Any], method: str, url: str, **kwargs: Any) -> Any:
+        """One real request: paced, counted, bounded by the call's deadline, classified."""
+        from curl_cffi.requests.exceptions import Timeout
+
+        state = self._attempt
+        if state.stop is not None and state.stop.is_set():
+            raise Stopped
+        queued = self.monotonic()
+        self.budget.acquire(functools.partial(self._wait, stop=state.stop))
+        if state.deadline is not None:  # the deadline is for answers: waiting our turn is not
+            state.deadline += self.monotonic() - queued  # Yahoo's slowness (a low --max-rps)
+        with self._count_lock:
+            self.requests += 1
+        timeout = min(float(kwargs.get("timeout") or self.timeout_s), self.timeout_s)
+        if state.deadline is not None:
+            left = state.deadline - self.monotonic()
+            if left <= 0:
+                raise Timeout(f"stockscan: {self.timeout_s:g} s for this fetch ran out ({url})")
+            timeout = min(timeout, left)
+        kwargs["timeout"] = timeout
+        endpoint = _endpoint(url)
+        response = send(method, url, **kwargs)
+        status = int(response.status_code)
+        state.answers.append((endpoint, status))
+        if status == 429:
+            self.budget.back_off(0.0, min_interval_s=self.backoff_s)
+            raise YahooAnswered(status, endpoint, None, url.split("?")[0])
+        if status >= 500 and endpoint in ("chart", "quote"):
+            raise YahooAnswered(status, endpoint, _yahoo_code(response.content), url.split("?")[0])
+        if status == 404 and endpoint in ("chart", "quote"):
+            code = _yahoo_code(response.content)
+            if code == "Not Found":
+                raise YahooAnswered(status, endpoint, code, url.split("?")[0])
+        return response
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter before retry number ``attempt`` (1, 2, …)."""
@@ -329,20 +551,58 @@ def _market_may_be_open(now: dt.datetime, exchange_tz: str | None) -> bool:
     return local.weekday() < 5 and local.time() < BAR_FINAL_AFTER
 
 
-def classify(exc: BaseException, ticker: str) -> StockError:
-    """Map what yfinance (or curl_cffi beneath it) raised to an error kind."""
+def classify(
+    exc: BaseException,
+    ticker: str,
+    answers: Sequence[tuple[str, int]] = (),
+    log: Sequence[str] = (),
+) -> StockError:
+    """Map what a ``history()`` call raised to an error kind: by Yahoo's answer (HTTP status
+    and error code) when there was one, by the exception only when there was none.
+    ``answers``: the (endpoint, status) of each request the call sent; ``log``: yfinance's
+    warnings during it."""
     from yfinance import exceptions as yfe
 
     text = f"{type(exc).__name__}: {exc}"
+    if log:
+        text += f" (yfinance: {log[-1]})"
+    if isinstance(exc, YahooAnswered):
+        if exc.status == 429:
+            return StockError("rate_limited", f"Yahoo answered HTTP 429: {text}")
+        if exc.status >= 500:
+            return StockError("network", f"Yahoo's servers answered HTTP {exc.status}: {text}")
+        return StockError("invalid_symbol", f"Yahoo does not know {ticker}: {exc}")
     if isinstance(exc, yfe.YFRateLimitError):
         return StockError("rate_limited", text)
-    if isinstance(exc, yfe.YFTickerMissingError | yfe.YFTzMissingError):
+    data = [status for endpoint, status in answers if endpoint in ("chart", "quote")]
+    if data and data[-1] >= 500:
+        return StockError("network", f"Yahoo's servers answered HTTP {data[-1]}: {text}")
+    if data and data[-1] == 404:
         return StockError("invalid_symbol", f"Yahoo does not know {ticker}: {exc}")
+    if data and data[-1] >= 400:
+        return StockError("source_error", f"Yahoo answered HTTP {data[-1]}: {text}")
     if isinstance(exc, yfe.YFPricesMissingError | yfe.YFInvalidPeriodError):
         return StockError("no_data", f"Yahoo returned no prices for {ticker}: {exc}")
+    if isinstance(exc, yfe.YFTickerMissingError | yfe.YFTzMissingError):
+        return StockError("invalid_symbol", f"Yahoo does not know {ticker}: {exc}")
     if isinstance(exc, OSError | TimeoutError) or _is_transport_error(exc):
         return StockError("network", text)
     return StockError("source_error", text)
+
+
+def _paced_session(source: YahooSource) -> Any:
+    """A curl_cffi session (what yfinance expects) whose every request goes through
+    ``source._send``."""
+    from curl_cffi import requests as curl
+
+    class PacedSession(curl.Session):
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            assert not args, "yfinance passes request options by name"
+            return source._send(
+                functools.partial(curl.Session.request, self), method, url, **kwargs
+            )
+
+    return PacedSession(impersonate="chrome")
 
 
 def _is_transport_error(exc: BaseException) -> bool:
@@ -362,7 +622,8 @@ def normalise_history(
     dated today in the exchange's time zone before ``BAR_FINAL_AFTER`` may still be moving: it is
     dropped unless
     ``keep_partial``, in which case the result is marked partial. NaN OHLC rows (Yahoo sends
-    them before the open) are dropped; missing volume counts as 0.
+    them before the open) and rows with a non-positive price are dropped; missing volume
+    counts as 0.
     """
     import pandas as pd
 
@@ -382,6 +643,10 @@ def normalise_history(
     tz: Any = index.tz
     local_now = now.astimezone(tz) if tz is not None else now
     frame = frame.dropna(subset=["Open", "High", "Low", "Close"])
+    # A bar with a zero or negative price (Yahoo sends a zero Open now and then) is dropped
+    # like a NaN row: one missing day, not a stock failing every night while the bar stays in
+    # the cache's window (it is never cached either).
+    frame = frame[(frame[["Open", "High", "Low", "Close"]] > 0).all(axis=1)]
     if len(frame) == 0:
         raise StockError("no_data", f"Yahoo returned only empty bars for {ticker}")
     frame = frame.assign(Volume=frame["Volume"].fillna(0.0))

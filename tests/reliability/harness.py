@@ -14,6 +14,8 @@
   an hour; ``down``: every request raises a DNS-style ``OSError``; ``rate_limited``: every
   request raises ``YFRateLimitError``). Each request is logged to stderr as ``HARNESS: request
   T.NS``.
+- ``"wire": "http://127.0.0.1:PORT"``: keep the real yfinance too; send its HTTP requests to
+  the Yahoo stand-in listening there (``tests.wire.yahoo``).
 - ``"crash": {"checkpoint": "written", "position": 2}``: SIGKILL this process at that named point
   of the per-stock write path (``stockscan.jobs.CHECKPOINTS``) for the stock at that position.
 - ``"fault": {"on": "write" | "commit", "n": 7}``: make SQLite refuse the Nth write statement
@@ -136,6 +138,11 @@ def install(config: dict[str, Any]) -> None:
     if "source" in config:
         fake = FakeSource(config["source"])
         stockscan.sources.get_source = lambda name, data_dir=None, **_: fake  # type: ignore[assignment]
+
+    if "wire" in config:  # the real yfinance, its requests answered by tests/wire/yahoo.py
+        from tests.wire.yahoo import install_client
+
+        install_client(config["wire"])
 
     if "yahoo" in config:
         import yfinance
