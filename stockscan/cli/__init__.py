@@ -61,16 +61,45 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# Signals that, by default, would end the process without a word, leaving a job `running`
+# under a dead owner: SIGHUP (a terminal or ssh session gone) is handled like SIGTERM
+# (stockscan.jobs.sigterm_as_interrupt); SIGUSR1 and SIGUSR2 mean nothing to stockscan and are
+# ignored, so that a stray one (a log rotator's) does not cut a nightly scan short.
+IGNORED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+
+
 def main() -> None:
-    app = register(command_of(sys.argv[1:]))
+    from stockscan import render
+    from stockscan.errors import EXIT_OUTPUT_FAILED
+
+    for sig in IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    # Output that fails (a closed pipe, a full disk) is recorded, not raised into the work.
+    render.guard_streams()
+    code: int | str | None = 0
     try:
-        app()
+        app = register(command_of(sys.argv[1:]))
+        try:
+            app()
+        except SystemExit as exc:
+            code = exc.code
+        except render.OutputClosed:
+            code = 0  # the reader is done (`| head`): so are we, quietly
+        except render.OutputFailed:
+            code = EXIT_OUTPUT_FAILED
     finally:
         # The command is over and its work committed: a Ctrl-C or SIGTERM landing while the
         # interpreter shuts down must not kill it before stdout is flushed, losing the
         # summary and turning a finished run into a "killed by signal" exit status.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+    failure = render.finish_output()
+    if failure is not None:
+        render.error(failure)
+        # A job that also had failures keeps its own code: it says more than the output.
+        if code in (0, None):
+            code = EXIT_OUTPUT_FAILED
+    sys.exit(code)
 
 
 __all__ = ["COMMANDS", "command_of", "main", "register"]
