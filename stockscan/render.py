@@ -117,6 +117,7 @@ def note(message: str) -> None:
 
 # --- output that fails -------------------------------------------------------------------------
 
+
 class OutputClosed(Exception):  # noqa: N818 - not an error: the reader is done
     """stdout's reader went away (a closed pipe: ``| head``, ``| grep -q``). Not an OSError,
     so that nothing between the write and ``stockscan.cli.main`` mistakes it for one."""
@@ -469,11 +470,23 @@ class JobReporter:
 
 
 def table(
-    columns: list[str], rows: list[list[str]], *, right: set[str], title: str | None = None
+    columns: list[str],
+    rows: list[list[str]],
+    *,
+    right: set[str],
+    title: str | None = None,
+    wrap: frozenset[str] = frozenset(),
+    optional: tuple[str, ...] = (),
 ) -> None:
     """A table on stdout: Rich on a terminal; plain aligned text otherwise, which stays
     readable in a cron log, greps well and costs nothing at thousands of rows. Cells and title
-    are data: escaped (``safe``)."""
+    are data: escaped (``safe``).
+
+    On a terminal too narrow for the boxed table: one space between columns and a rule under
+    the header, the free-text columns in ``wrap`` wrapped within themselves, then without
+    the ``optional`` columns (least needed first), saying which are not shown; if even that
+    does not fit, the plain text, which the terminal wraps. A value is never cut short: a
+    price shown as ``3580.…`` would be worse than a wrapped line."""
     rows = [[safe(cell) for cell in row] for row in rows]
     title = safe(title) if title else None
     if stdout.is_terminal:
@@ -482,25 +495,32 @@ def table(
         from rich.table import Table
 
         console = _stdout.real()
-
-        def build(**style: Any) -> Table:
-            rich_table = Table(title=title, title_justify="left", **style)
-            for column in columns:
-                rich_table.add_column(
-                    column, justify="right" if column in right else "left", no_wrap=True
-                )
-            for row in rows:
-                rich_table.add_row(*_cells(*row))
-            return rich_table
-
-        rich_table = build()
         unbounded = console.options.update_width(100_000)
-        if Measurement.get(console, unbounded, rich_table).maximum > console.width:
-            # Too wide for the window with boxes: one space between columns and a rule under
-            # the header fits 80 columns where the boxes would cut every value short.
-            rich_table = build(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
-        console.print(rich_table)
-        return
+        compact: dict[str, Any] = {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": (0, 0)}
+        for hidden in range(len(optional) + 1):
+            shown = [i for i, c in enumerate(columns) if c not in optional[:hidden]]
+            for style in ({}, compact) if hidden == 0 else (compact,):
+                rich_table = Table(title=title, title_justify="left", **style)
+                for i in shown:
+                    rich_table.add_column(
+                        columns[i],
+                        justify="right" if columns[i] in right else "left",
+                        no_wrap=columns[i] not in wrap,
+                    )
+                for row in rows:
+                    rich_table.add_row(*_cells(*(row[i] for i in shown)))
+                measured = Measurement.get(console, unbounded, rich_table)
+                fits = measured.maximum <= console.width or (
+                    wrap and measured.minimum <= console.width
+                )
+                if fits:
+                    console.print(rich_table)
+                    if hidden:
+                        say(
+                            f"(not shown at {console.width} columns: "
+                            f"{', '.join(optional[:hidden])}; a wider window shows them)"
+                        )
+                    return
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
 
     def line(cells: list[str]) -> str:
@@ -678,7 +698,13 @@ def results_table(rows: list[dict[str, Any]], *, title: str | None = None) -> No
         ]
         for row in rows
     ]
-    table(columns, cells, right={"score", "close", "entry", "stop", "target", "r:r"}, title=title)
+    table(
+        columns,
+        cells,
+        right={"score", "close", "entry", "stop", "target", "r:r"},
+        title=title,
+        optional=("r:r", "close", "side"),
+    )
     _listing_notes(rows)
 
 
@@ -852,6 +878,7 @@ def result_detail(doc: dict[str, Any]) -> None:
             ],
             right={"points", "of"},
             title=f"Score components (total {doc['score']:.1f})",
+            wrap=frozenset({"reason"}),
         )
 
 
@@ -1004,7 +1031,13 @@ def watchlist_table(rows: list[dict[str, Any]]) -> None:
                 r["analysis_status"] or "never",
             ]
         )
-    table(columns, table_rows, right={"score", "entry", "stop", "target"})
+    table(
+        columns,
+        table_rows,
+        right={"score", "entry", "stop", "target"},
+        wrap=frozenset({"name"}),
+        optional=("last run",),
+    )
 
 
 def changes_table(found: list[dict[str, Any]]) -> None:
@@ -1023,4 +1056,4 @@ def changes_table(found: list[dict[str, Any]]) -> None:
         ]
         for c in found
     ]
-    table(columns, rows, right=set())
+    table(columns, rows, right=set(), wrap=frozenset({"what changed"}))

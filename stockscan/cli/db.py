@@ -160,8 +160,10 @@ def vacuum(json_output: JsonOption = False, db: DbOption = None) -> None:
     if json_output:
         render.print_json(sizes)
     else:
-        render.say(f"{db_path(db)}: {sizes['bytes_before'] / 1024:.1f} KiB before,"
-            f" {sizes['bytes_after'] / 1024:.1f} KiB after")
+        render.say(
+            f"{db_path(db)}: {sizes['bytes_before'] / 1024:.1f} KiB before,"
+            f" {sizes['bytes_after'] / 1024:.1f} KiB after"
+        )
 
 
 @db_app.command("schema", epilog="Example:\n\n  stockscan db schema > schema.sql")
