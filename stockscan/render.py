@@ -154,7 +154,8 @@ class _GuardedStream:
     The first write or flush that fails points the file descriptor at /dev/null (so that no
     later flush, the interpreter's last one included, fails again) and is recorded in
     ``output``. On stdout, it and every later write raise ``OutputClosed`` or ``OutputFailed``
-    in the main thread, so a listing stops; a job's reporter catches them and goes on. Other
+    in the main thread, so a listing stops; a job's reporter catches them and goes on (a
+    flush after that is a no-op). Other
     threads (Rich's refresh of the progress bar) and stderr never raise: their text is
     dropped. No ``buffer`` attribute: Click would write bytes around the encoding set here."""
 
@@ -183,7 +184,7 @@ class _GuardedStream:
     def _gone(self, exc: OSError | None = None) -> None:
         dead = self._fail(exc) if exc is not None else self._dead
         if dead is not None and self._raises and _main_thread():
-            raise dead
+            raise type(dead)(self.name)
 
     def write(self, text: str) -> int:
         if self._dead is not None:
@@ -201,8 +202,7 @@ class _GuardedStream:
 
     def flush(self) -> None:
         if self._dead is not None:
-            self._gone()
-            return
+            return  # nothing left to flush (the interpreter's last flush comes here too)
         try:
             self._inner.flush()
         except OSError as exc:
@@ -377,9 +377,7 @@ class JobReporter:
 
     def job_context(self, job: dict[str, Any]) -> None:
         """What an output error's message adds: the job is recorded whatever the screen got."""
-        output.context = (
-            f"job {job['id']} is {job['status']} in the database: `stockscan jobs show {job['id']}`"
-        )
+        output.context = f"job {job['id']} is recorded all the same: `stockscan jobs show {job['id']}`"
 
     def log_summary(self, job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
         self._log(counts_line(job))

@@ -81,13 +81,14 @@ def run_pty(
     env: dict[str, str] | None = None,
     timeout: float = 60,
     program: list[str] | None = None,
-    on_output: Callable[[bytes, subprocess.Popen[bytes]], None] | None = None,
+    on_output: Callable[[bytes, subprocess.Popen[bytes]], bool | None] | None = None,
 ) -> PtyRun:
     """Run ``stockscan ARGS`` on a fresh pty of ``columns`` x ``rows`` until it exits.
 
     ``program`` replaces the console script (e.g. the reliability harness); ``on_output`` is
     called with all output so far after each read, to act on the process mid-run (send it a
-    signal once a line appears)."""
+    signal once a line appears); when it returns True the terminal is closed there and then,
+    as when a terminal window or an ssh session goes away (the kernel hangs up the session)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     full_env = {**terminal_env(term=term, no_color=no_color), **(env or {})}
@@ -126,14 +127,17 @@ def run_pty(
             if not chunk:
                 break
             raw += chunk
-            if on_output is not None:
-                on_output(bytes(raw), proc)
+            if on_output is not None and on_output(bytes(raw), proc):
+                os.close(master)
+                master = -1
+                break
         code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        os.close(master)
+        if master >= 0:
+            os.close(master)
     return PtyRun(code, bytes(raw), render_screen(bytes(raw), columns))
 
 
@@ -154,6 +158,6 @@ def render_screen(raw: bytes, columns: int, rows: int = 1000) -> list[str]:
     return lines
 
 
-def hang_up(proc: subprocess.Popen[bytes]) -> None:
-    """What a dropped ssh session does to the programs of its terminal."""
-    os.killpg(proc.pid, signal.SIGHUP)
+def send(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """A signal to the program's process group, as the terminal's line discipline sends it."""
+    os.killpg(proc.pid, sig)
