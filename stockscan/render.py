@@ -58,8 +58,8 @@ class _LazyConsole:
         return getattr(self.real(), name)
 
 
-_stdout = _LazyConsole(highlight=False, soft_wrap=True)
-_stderr = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+_stdout = _LazyConsole(highlight=False, soft_wrap=True, emoji=False)
+_stderr = _LazyConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 # For printing (their attributes are the Console's); never hand these to Rich: use .real().
 stdout = cast("Console", _stdout)
 stderr = cast("Console", _stderr)
@@ -155,9 +155,9 @@ class _GuardedStream:
     later flush, the interpreter's last one included, fails again) and is recorded in
     ``output``. On stdout, it and every later write raise ``OutputClosed`` or ``OutputFailed``
     in the main thread, so a listing stops; a job's reporter catches them and goes on (a
-    flush after that is a no-op). Other
-    threads (Rich's refresh of the progress bar) and stderr never raise: their text is
-    dropped. No ``buffer`` attribute: Click would write bytes around the encoding set here."""
+    flush after that is a no-op). Other threads (Rich's refresh of the progress bar) and
+    stderr never raise: their text is dropped. No ``buffer`` attribute: Click would write
+    bytes around the encoding set here."""
 
     def __init__(self, inner: TextIO, name: str, *, raises: bool) -> None:
         self._inner = inner
@@ -377,7 +377,9 @@ class JobReporter:
 
     def job_context(self, job: dict[str, Any]) -> None:
         """What an output error's message adds: the job is recorded whatever the screen got."""
-        output.context = f"job {job['id']} is recorded all the same: `stockscan jobs show {job['id']}`"
+        output.context = (
+            f"job {job['id']} is recorded all the same: `stockscan jobs show {job['id']}`"
+        )
 
     def log_summary(self, job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
         self._log(counts_line(job))
