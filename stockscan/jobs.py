@@ -381,8 +381,8 @@ def _work(
             with _signals_ignored(), transaction(conn):
                 store.interrupt_job(conn, job_id, f"interrupted by {what}")
             raise JobInterrupted(
-                f"interrupted by {what}; job {job_id} is left resumable: run the same command "
-                f"again or `stockscan jobs resume {job_id}`"
+                f"interrupted; job {job_id} is left resumable: run the same command again "
+                f"or `stockscan jobs resume {job_id}`"
             ) from None
         except SourceUnavailable as exc:
             with _signals_ignored(), transaction(conn):

@@ -29,6 +29,12 @@ TICKERS = ("TCS.NS", "INFY.NS", "RELIANCE.NS")
 SLOW = [f"T{i:04d}.NS" for i in range(1, 7)]  # six stocks at 0.3 s each on the fake source
 
 
+def job_note(db: Path, job_id: int = 1) -> str:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT message FROM analysis_jobs WHERE id = ?", (job_id,)).fetchone()
+    return str(row[0])
+
+
 def job_status(db: Path, job_id: int = 1) -> str:
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT status FROM analysis_jobs WHERE id = ?", (job_id,)).fetchone()
@@ -352,8 +358,9 @@ def test_sighup_interrupts_the_job_resumably(db_path: Path) -> None:
     proc.send_signal(signal.SIGHUP)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "Error: interrupted by SIGHUP; job 1 is left resumable" in err
+    assert "Error: interrupted; job 1 is left resumable" in err
     assert job_status(db_path) == "interrupted"
+    assert job_note(db_path) == "interrupted by SIGHUP"
     resumed = run_cli("jobs", "resume", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert job_status(db_path) == "succeeded"
@@ -370,6 +377,7 @@ def test_a_terminal_that_goes_away_interrupts_the_job(db_path: Path) -> None:
     )  # fmt: skip
     assert shown.code == 130
     assert job_status(db_path) == "interrupted"
+    assert job_note(db_path) == "interrupted by SIGHUP"
 
 
 def test_sighup_on_a_terminal_says_how_to_resume(db_path: Path) -> None:
@@ -385,7 +393,7 @@ def test_sighup_on_a_terminal_says_how_to_resume(db_path: Path) -> None:
         env=harness_env({"source": {"hang_at": 2}}), on_output=hang_up, columns=100,
     )  # fmt: skip
     assert shown.code == 130, shown.text
-    assert "Error: interrupted by SIGHUP; job 1 is left resumable" in shown.text
+    assert "Error: interrupted; job 1 is left resumable" in shown.text
     assert job_status(db_path) == "interrupted"
 
 
