@@ -10,6 +10,7 @@ succeeded is redone when the job is resumed, by the same command or ``jobs resum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -295,28 +296,44 @@ def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: s
             )
 
 
+class SignalInterrupt(KeyboardInterrupt):
+    """A signal that ends the run like Ctrl-C (KeyboardInterrupt), naming itself."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signame = signal.Signals(signum).name
+
+
+# Signals that end a job like Ctrl-C does: SIGTERM (systemd, cron timeouts, kill) and SIGHUP
+# (the terminal or ssh session went away).
+INTERRUPT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (systemd, cron timeouts, kill) ends the job like Ctrl-C does."""
+    """SIGTERM and SIGHUP end the job like Ctrl-C does: interrupted, resumable, exit 130."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise SignalInterrupt(signum)
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        for sig in INTERRUPT_SIGNALS:
+            previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, before in previous.items():
+            signal.signal(sig, before)
 
 
 @contextmanager
 def _signals_ignored() -> Iterator[None]:
     """Keep a second Ctrl-C from interrupting the bookkeeping of the first."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *INTERRUPT_SIGNALS)}
     try:
         for sig in saved:
             signal.signal(sig, signal.SIG_IGN)
@@ -362,9 +379,10 @@ def _work(
             checkpoint("finishing", 0)
             with transaction(conn):
                 finished = store.finish_job(conn, job_id)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            what = exc.signame if isinstance(exc, SignalInterrupt) else "Ctrl-C"
             with _signals_ignored(), transaction(conn):
-                store.interrupt_job(conn, job_id, "interrupted by Ctrl-C or SIGTERM")
+                store.interrupt_job(conn, job_id, f"interrupted by {what}")
             raise JobInterrupted(
                 f"interrupted; job {job_id} is left resumable: run the same command again "
                 f"or `stockscan jobs resume {job_id}`"
@@ -376,6 +394,14 @@ def _work(
                 f"{exc}; job {job_id} stopped early and is resumable: "
                 f"`stockscan jobs resume {job_id}`"
             ) from exc
+        except Exception as exc:
+            # Whatever else ends the loop (a bug, a database error), the process is about to
+            # exit: the job must not stay `running` under an owner that is gone. A database
+            # that refuses this write too leaves it for the lock to tell (the next run or
+            # `jobs resume` adopts it); the original error is the one raised.
+            with _signals_ignored(), contextlib.suppress(sqlite3.Error), transaction(conn):
+                store.interrupt_job(conn, job_id, f"stopped by {type(exc).__name__}: {exc}")
+            raise
     return JobOutcome(finished, store.job_stocks(conn, job_id))
 
 

@@ -3,13 +3,24 @@
 On a terminal the job shows a Rich progress bar and one line per stock as it finishes; when
 stdout is not a terminal (cron, pipes) the same lines are written plain: no ANSI codes, no
 spinners. ``--json`` writes one JSON document to stdout and nothing else there.
+
+Output that fails is not the command failing (``guard_streams``): a reader that goes away
+(``| head``, ``| grep -q``) stops the output quietly; a full disk or an I/O error under stdout
+or the log file is one ``Error:`` line at the end and exit 74. A job goes on to its end either
+way: its record is in the database, not on the screen. Characters the output's encoding
+cannot show are escaped, and control characters in text that comes from data (``safe``) are
+printed escaped, so no name or message can move the cursor or retitle the terminal.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -33,16 +44,25 @@ class _LazyConsole:
         self._options = options
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def real(self) -> Console:
+        """The Console itself, for Rich objects that take one (``Progress(console=…)``): they
+        use it as a context manager and call its dunders, which ``__getattr__`` cannot
+        forward (Python looks those up on the type)."""
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
 
 
-stdout = cast("Console", _LazyConsole(highlight=False, soft_wrap=True))
-stderr = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
+_stdout = _LazyConsole(highlight=False, soft_wrap=True, emoji=False)
+_stderr = _LazyConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+# For printing (their attributes are the Console's); never hand these to Rich: use .real().
+stdout = cast("Console", _stdout)
+stderr = cast("Console", _stderr)
 
 SOURCE_NOTES = {
     "demo": "demo: synthetic prices, not market data",
@@ -53,20 +73,51 @@ SOURCE_NOTES = {
 }
 
 
+# --- text from data ---------------------------------------------------------------------------
+
+# C0 and C1 control characters and DEL, and the Unicode controls that reorder what follows
+# them on screen (bidirectional embeddings, overrides and isolates).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: object) -> str:
+    """Text from data (a watchlist CSV's names, a source's error messages, an old database's
+    rows) as it may be shown on a terminal: every control character written as ``\\xNN``, so
+    none can send an escape sequence. Every place that prints such text goes through here
+    (``say``, ``table``, ``error``, ``note``, the job's lines and its log)."""
+    return _CONTROL.sub(_escape, str(text))
+
+
+def say(text: str, *, style: str | None = None) -> None:
+    """One line of text on stdout, data in it escaped. On a terminal Rich wraps it at word
+    boundaries to the window's width; elsewhere it stays one line, for grep and logs (and
+    Rich is not imported)."""
+    if style is None and not sys.stdout.isatty():
+        sys.stdout.write(safe(text) + "\n")
+        return
+    console = _stdout.real()
+    console.print(safe(text), markup=False, style=style, soft_wrap=not console.is_terminal)
+
+
 def error(message: str) -> None:
     """The one-line ``Error: …`` on stderr, as plain text: the message may quote user input."""
-    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.write(f"Error: {safe(message)}\n")
     sys.stderr.flush()
 
 
 def note(message: str) -> None:
-    sys.stderr.write(f"{message}\n")
+    sys.stderr.write(f"{safe(message)}\n")
     sys.stderr.flush()
 
 
 def warning(message: str) -> None:
     """One ``Warning: …`` line on stderr: the command did what was asked, with a leftover."""
-    sys.stderr.write(f"Warning: {message}\n")
+    sys.stderr.write(f"Warning: {safe(message)}\n")
     sys.stderr.flush()
 
 
@@ -83,6 +134,160 @@ def lock_files_left(report: JobPrune) -> None:
         f" ({report.lock_files_error}); {they} harmless (job ids are never reused) and may"
         " be deleted by hand"
     )
+
+
+# --- output that fails -------------------------------------------------------------------------
+
+
+class OutputClosed(Exception):  # noqa: N818 - not an error: the reader is done
+    """stdout's reader went away (a closed pipe: ``| head``, ``| grep -q``). Not an OSError,
+    so that nothing between the write and ``stockscan.cli.main`` mistakes it for one."""
+
+
+class OutputFailed(Exception):  # noqa: N818
+    """stdout could not be written: a full disk, an I/O error, a terminal hung up."""
+
+
+class _Output:
+    """What became of the output during this command."""
+
+    def __init__(self) -> None:
+        self.closed: list[str] = []  # streams whose reader went away
+        self.failure: str | None = None  # the first write that failed, as an Error: message
+        self.context = ""  # what to add to that message (a job: how to see its record)
+
+    def failed(self, what: str, exc: OSError) -> None:
+        if self.failure is None:
+            reason = exc.strerror or str(exc)
+            self.failure = f"cannot write to {what}: {reason}; the output is incomplete"
+
+
+output = _Output()
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+class _GuardedStream:
+    """Stands in for ``sys.stdout`` or ``sys.stderr`` (``guard_streams``).
+
+    The first write or flush that fails points the file descriptor at /dev/null (so that no
+    later flush, the interpreter's last one included, fails again) and is recorded in
+    ``output``. On stdout, it and every later write raise ``OutputClosed`` or ``OutputFailed``
+    in the main thread, so a listing stops; a job's reporter catches them and goes on (a
+    flush after that is a no-op). Other threads (Rich's refresh of the progress bar) and
+    stderr never raise: their text is dropped. No ``buffer`` attribute: Click would write
+    bytes around the encoding set here."""
+
+    def __init__(self, inner: TextIO, name: str, *, raises: bool) -> None:
+        self._inner = inner
+        self.name = name
+        self._raises = raises
+        self._dead: Exception | None = None
+
+    def _fail(self, exc: OSError) -> Exception:
+        if self._dead is None:
+            if isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE:
+                self._dead = OutputClosed(self.name)
+                output.closed.append(self.name)
+            else:
+                self._dead = OutputFailed(self.name)
+                output.failed(self.name, exc)
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._inner.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+        return self._dead
+
+    def _gone(self, exc: OSError | None = None) -> None:
+        dead = self._fail(exc) if exc is not None else self._dead
+        if dead is not None and self._raises and _main_thread():
+            raise type(dead)(self.name)
+
+    def write(self, text: str) -> int:
+        if self._dead is not None:
+            self._gone()
+            return len(text)
+        try:
+            return self._inner.write(text)
+        except OSError as exc:
+            self._gone(exc)
+            return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._dead is not None:
+            return  # nothing left to flush (the interpreter's last flush comes here too)
+        try:
+            self._inner.flush()
+        except OSError as exc:
+            self._gone(exc)
+
+    def isatty(self) -> bool:
+        return self._dead is None and self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return self._inner.encoding
+
+    @property
+    def errors(self) -> str | None:
+        return self._inner.errors
+
+    @property
+    def closed(self) -> bool:
+        return self._inner.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.flush()
+
+
+def guard_streams() -> None:
+    """Put the guards in front of sys.stdout and sys.stderr for this process (the console
+    script's ``main``), and have both escape what their encoding cannot show (an ASCII
+    locale, ``PYTHONIOENCODING=ascii``) instead of raising UnicodeEncodeError."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or isinstance(stream, _GuardedStream):
+            continue
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+        setattr(sys, name, _GuardedStream(stream, name, raises=name == "stdout"))
+
+
+def finish_output() -> str | None:
+    """Flush stdout and stderr at the end of the command; the ``Error:`` message of the first
+    output that failed, if one did (a closed pipe is not one)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OutputClosed, OutputFailed, OSError, ValueError):
+            pass
+    if output.failure is None:
+        return None
+    return output.failure + (f" ({output.context})" if output.context else "")
 
 
 def print_json(document: Any) -> None:
@@ -146,7 +351,11 @@ def stock_line(outcome: StockOutcome, source: str) -> str:
 class JobReporter:
     """Shows a job's progress. ``mode`` is ``live`` (a terminal), ``plain``, ``quiet`` (nothing
     until the summary, which lists the failures) or ``json`` (per-stock lines go to stderr so
-    stdout stays one JSON document)."""
+    stdout stays one JSON document).
+
+    Output is not the job: a write that fails (a closed pipe, a full disk, a hung-up terminal,
+    the log file's disk full) stops that output, is recorded in ``output``, and the job goes
+    on. Nothing here raises into the job loop."""
 
     def __init__(self, mode: str, source: str, log_file: Path | None = None) -> None:
         self.mode = mode
@@ -154,19 +363,60 @@ class JobReporter:
         self.progress: Progress | None = None
         self.task: Any = None
         self.out: TextIO = sys.stderr if mode == "json" else sys.stdout
+        self.muted = False  # the screen output failed: write no more of it
         self.log: TextIO | None = None
+        self.log_name = f"--log-file {log_file}"
         if log_file is not None:
             try:
-                self.log = log_file.open("a", encoding="utf-8")
+                self.log = log_file.open("a", encoding="utf-8", errors="backslashreplace")
             except OSError as exc:
                 raise UsageError(f"--log-file {log_file}: {exc.strerror or exc}") from None
 
+    def show(self, write: Callable[[], object]) -> None:
+        """Run ``write``, which prints; if the output fails, mute the screen for the rest."""
+        if self.muted:
+            return
+        try:
+            write()
+        except (OutputClosed, OutputFailed):
+            self._mute()
+        except OSError as exc:  # a stream with no guard (the app called in-process)
+            if isinstance(exc, BrokenPipeError):
+                output.closed.append("stdout")
+            else:
+                output.failed("stdout", exc)
+            self._mute()
+
+    def _mute(self) -> None:
+        self.muted = True
+        progress, self.progress = self.progress, None
+        if progress is not None:
+            try:
+                progress.stop()
+            except (OutputClosed, OutputFailed, OSError):
+                pass
+
     def _log(self, line: str) -> None:
         """Append a line, time-stamped, to the --log-file: the record a cron job leaves."""
-        if self.log is not None:
-            stamp = datetime.now().astimezone().isoformat(timespec="seconds")
-            self.log.write(f"{stamp} {line}\n")
+        if self.log is None:
+            return
+        stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+        try:
+            self.log.write(f"{stamp} {safe(line)}\n")
             self.log.flush()
+        except OSError as exc:
+            output.failed(self.log_name, exc)
+            log, self.log = self.log, None
+            try:
+                log.close()
+            except OSError:
+                pass
+
+    def job_context(self, job: dict[str, Any]) -> None:
+        """What an output error's message adds: the job is recorded whatever the screen got."""
+        output.context = (
+            f"job {job['id']} is recorded all the same: `stockscan jobs show {job['id']}`"
+        )
 
     def log_summary(self, job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
         self._log(counts_line(job))
@@ -181,75 +431,134 @@ class JobReporter:
             f"source {SOURCE_NOTES.get(job['source'], job['source'])}"
         )
         self._log(header)
+        self.job_context(job)
         if self.mode == "live":
-            stdout.print(header, markup=False)
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                console=stdout,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("analysing", total=todo)
+            self.show(lambda: say(header))
+            self.show(lambda: self._start_progress(todo))
         elif self.mode in ("plain", "json"):
-            self.out.write(header + "\n")
-            self.out.flush()
+            self.show(lambda: self._plain(header))
+
+    def _start_progress(self, todo: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=_stdout.real(),
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("analysing", total=todo)
+
+    def _plain(self, line: str) -> None:
+        if self.out is sys.stdout:
+            say(line)  # wrapped at words on a terminal with no cursor control (TERM=dumb)
+        else:
+            self.out.write(safe(line) + "\n")
+        self.out.flush()
 
     def stock_started(self, ticker: str) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, description=f"analysing {ticker}")
+        progress = self.progress
+        if progress is not None:
+            self.show(lambda: progress.update(self.task, description=f"analysing {ticker}"))
 
     def stock_finished(self, outcome: StockOutcome) -> None:
-        line = stock_line(outcome, self.source)
+        line = safe(stock_line(outcome, self.source))
         self._log(line)
-        if self.progress is not None:
+        progress = self.progress
+        if progress is not None:
             style = "red" if outcome.status == "failed" else None
-            self.progress.console.print(line, markup=False, style=style)
-            self.progress.advance(self.task)
+
+            def show() -> None:
+                progress.console.print(line, markup=False, style=style, soft_wrap=False)
+                progress.advance(self.task)
+
+            self.show(show)
         elif self.mode in ("plain", "json"):
-            self.out.write(line + "\n")
-            self.out.flush()
+            self.show(lambda: self._plain(line))
+
+    def summary(self, job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
+        """The finished job's table and counts, unless the screen is gone."""
+        self.job_context(job)
+        # --quiet: the counts and the failures, not a row per stock (a cron mail each night).
+        self.show(lambda: job_summary(job, stocks, with_table=self.mode != "quiet"))
 
     def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        progress, self.progress = self.progress, None
+        if progress is not None:
+            self.show(progress.stop)
 
     def __del__(self) -> None:
         if self.log is not None:
-            self.log.close()
+            try:
+                self.log.close()
+            except OSError:
+                pass
 
 
 def table(
-    columns: list[str], rows: list[list[str]], *, right: set[str], title: str | None = None
+    columns: list[str],
+    rows: list[list[str]],
+    *,
+    right: set[str],
+    title: str | None = None,
+    wrap: frozenset[str] = frozenset(),
+    optional: tuple[str, ...] = (),
 ) -> None:
     """A table on stdout: Rich on a terminal; plain aligned text otherwise, which stays
-    readable in a cron log, greps well and costs nothing at thousands of rows."""
+    readable in a cron log, greps well and costs nothing at thousands of rows. Cells and title
+    are data: escaped (``safe``).
+
+    On a terminal too narrow for the boxed table: one space between columns and a rule under
+    the header, the free-text columns in ``wrap`` wrapped within themselves, then without
+    the ``optional`` columns (least needed first), saying which are not shown; if even that
+    does not fit, the plain text, which the terminal wraps. A value is never cut short: a
+    price shown as ``3580.…`` would be worse than a wrapped line."""
+    rows = [[safe(cell) for cell in row] for row in rows]
+    title = safe(title) if title else None
     if stdout.is_terminal:
+        from rich import box
+        from rich.measure import Measurement
         from rich.table import Table
 
-        rich_table = Table(title=title, title_justify="left")
-        for column in columns:
-            rich_table.add_column(
-                column, justify="right" if column in right else "left", no_wrap=True
-            )
-        for row in rows:
-            rich_table.add_row(*_cells(*row))
-        stdout.print(rich_table)
-        return
+        console = _stdout.real()
+        unbounded = console.options.update_width(100_000)
+        compact: dict[str, Any] = {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": (0, 0)}
+        for hidden in range(len(optional) + 1):
+            shown = [i for i, c in enumerate(columns) if c not in optional[:hidden]]
+            for style in ({}, compact) if hidden == 0 else (compact,):
+                rich_table = Table(title=title, title_justify="left", **style)
+                for i in shown:
+                    rich_table.add_column(
+                        columns[i],
+                        justify="right" if columns[i] in right else "left",
+                        no_wrap=columns[i] not in wrap,
+                    )
+                for row in rows:
+                    rich_table.add_row(*_cells(*(row[i] for i in shown)))
+                measured = Measurement.get(console, unbounded, rich_table)
+                fits = measured.maximum <= console.width or (
+                    wrap and measured.minimum <= console.width
+                )
+                if fits:
+                    console.print(rich_table)
+                    if hidden:
+                        say(
+                            f"(not shown at {console.width} columns: "
+                            f"{', '.join(optional[:hidden])}; a wider window shows them)"
+                        )
+                    return
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
 
     def line(cells: list[str]) -> str:
@@ -290,13 +599,13 @@ def job_summary(
     if rows:
         title = f"Job {job['id']} · source {SOURCE_NOTES.get(job['source'], job['source'])}"
         table(columns, rows, right={"score", "entry", "stop", "target", "qty"}, title=title)
-    stdout.print(counts_line(job), markup=False)
+    say(counts_line(job))
     notes: dict[str, int] = {}
     for s in stocks:
         if s.get("note"):
             notes[s["note"]] = notes.get(s["note"], 0) + 1
     for note, count in sorted(notes.items()):
-        stdout.print(f"  {count} unchanged: {note}", markup=False)
+        say(f"  {count} unchanged: {note}")
     _problems(stocks)
 
 
@@ -304,10 +613,7 @@ def _problems(stocks: list[dict[str, Any]]) -> None:
     """Failed and skipped stocks, each on a line of its own with its reason."""
     for s in stocks:
         if s["error_kind"]:
-            stdout.print(
-                f"  {s['status']} {s['ticker']}: {s['error_kind']}: {s['error_message']}",
-                markup=False,
-            )
+            say(f"  {s['status']} {s['ticker']}: {s['error_kind']}: {s['error_message']}")
 
 
 def counts_line(job: dict[str, Any]) -> str:
@@ -372,7 +678,7 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
     if job["message"]:
         lines.append(f"  note        {job['message']}")
     for line in lines:
-        stdout.print(line, markup=False)
+        say(line)
     columns = ["#", "ticker", "status", "date", "score", "verdict", "entry", "stop", "target",
                "qty"]  # fmt: skip
     rows = [
@@ -421,9 +727,9 @@ def _date_cell(row: dict[str, Any]) -> str:
 
 def _listing_notes(rows: list[dict[str, Any]]) -> None:
     if any(row["demo"] for row in rows):
-        stdout.print(DEMO_NOTE, markup=False)
+        say(DEMO_NOTE)
     if any(row["status"] == "partial" for row in rows):
-        stdout.print(PARTIAL_NOTE, markup=False)
+        say(PARTIAL_NOTE)
 
 
 def results_table(rows: list[dict[str, Any]], *, title: str | None = None) -> None:
@@ -446,7 +752,13 @@ def results_table(rows: list[dict[str, Any]], *, title: str | None = None) -> No
         ]
         for row in rows
     ]
-    table(columns, cells, right={"score", "close", "entry", "stop", "target", "r:r"}, title=title)
+    table(
+        columns,
+        cells,
+        right={"score", "close", "entry", "stop", "target", "r:r"},
+        title=title,
+        optional=("r:r", "close", "side"),
+    )
     _listing_notes(rows)
 
 
@@ -551,11 +863,10 @@ def _num(value: float | None) -> str:
 
 def result_detail(doc: dict[str, Any]) -> None:
     """``results show``: one result in full."""
-    out = stdout
     head = f"{doc['ticker']}  {doc['analysis_date']}  score {doc['score']:.1f}  {doc['verdict']}"
-    out.print(head, markup=False)
+    say(head)
     if doc["demo"]:
-        out.print("DEMO DATA: synthetic prices, not market data", markup=False)
+        say("DEMO DATA: synthetic prices, not market data")
     plan = doc["plan"]
     if plan["side"] == "none":
         trade = f"no trade (close {_num(doc['close'])})"
@@ -602,9 +913,9 @@ def result_detail(doc: dict[str, Any]) -> None:
         f"  raw data     {raw}",
     ]
     for line in lines:
-        out.print(line, markup=False)
+        say(line)
     if doc["indicators"] is not None:
-        out.print("", markup=False)
+        say("")
         table(
             ["indicator", "value"],
             [[name, _num(value)] for name, value in doc["indicators"].items()],
@@ -612,7 +923,7 @@ def result_detail(doc: dict[str, Any]) -> None:
             title="Indicators at the last bar",
         )
     if doc["components"] is not None:
-        out.print("", markup=False)
+        say("")
         table(
             ["component", "points", "of", "reason"],
             [
@@ -621,6 +932,7 @@ def result_detail(doc: dict[str, Any]) -> None:
             ],
             right={"points", "of"},
             title=f"Score components (total {doc['score']:.1f})",
+            wrap=frozenset({"reason"}),
         )
 
 
@@ -677,7 +989,7 @@ def job_prune_report(report: JobPrune) -> None:
     """What ``jobs prune`` deleted (or would delete) and what the foreign keys did with it."""
     cutoff = local_time(report.cutoff)
     if not report.job_ids:
-        stdout.print(f"No finished job finished before {cutoff}: nothing to prune.", markup=False)
+        say(f"No finished job finished before {cutoff}: nothing to prune.")
         return
     verb = "Would delete" if report.dry_run else "Deleted"
     lines = [
@@ -693,9 +1005,9 @@ def job_prune_report(report: JobPrune) -> None:
     if not report.dry_run:
         lines.append(f"  {_plural(report.lock_files_removed, 'lock file')} removed")
     for line in lines:
-        stdout.print(line, markup=False)
+        say(line)
     if report.dry_run:
-        stdout.print("Dry run: nothing was changed.", markup=False)
+        say("Dry run: nothing was changed.")
 
 
 def db_prune_report(report: DbPrune) -> None:
@@ -756,11 +1068,11 @@ def db_prune_report(report: DbPrune) -> None:
                 " cached bar: fetched whole again if ever asked for"
             )
     for line in lines:
-        stdout.print(line, markup=False)
+        say(line)
     if report.dry_run:
-        stdout.print("Dry run: nothing was changed.", markup=False)
+        say("Dry run: nothing was changed.")
     else:
-        stdout.print("`stockscan db vacuum` gives the freed space back to the disk.", markup=False)
+        say("`stockscan db vacuum` gives the freed space back to the disk.")
 
 
 def watchlist_table(rows: list[dict[str, Any]]) -> None:
@@ -784,7 +1096,13 @@ def watchlist_table(rows: list[dict[str, Any]]) -> None:
                 r["analysis_status"] or "never",
             ]
         )
-    table(columns, table_rows, right={"score", "entry", "stop", "target"})
+    table(
+        columns,
+        table_rows,
+        right={"score", "entry", "stop", "target"},
+        wrap=frozenset({"name"}),
+        optional=("last run",),
+    )
 
 
 def changes_table(found: list[dict[str, Any]]) -> None:
@@ -803,4 +1121,4 @@ def changes_table(found: list[dict[str, Any]]) -> None:
         ]
         for c in found
     ]
-    table(columns, rows, right=set())
+    table(columns, rows, right=set(), wrap=frozenset({"what changed"}))

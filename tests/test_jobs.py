@@ -232,3 +232,25 @@ def test_watchlist_links_follow_the_latest_analysis(
     ).fetchone()
     # the failure is recorded, the last good result stays linked
     assert row == (again.job["id"], outcome.stocks[0]["result_id"], "failed")
+
+
+def test_whatever_else_ends_the_loop_leaves_the_job_interrupted_not_running(
+    conn: sqlite3.Connection, db_path: Path
+) -> None:
+    """A process about to exit on an unexpected error (here the user interface's) must not
+    leave its job `running` under an owner that is gone: it was, before the reporter of a
+    terminal crashed on every run."""
+
+    class Broken(jobs.SilentReporter):
+        def stock_finished(self, outcome: jobs.StockOutcome) -> None:
+            raise RuntimeError("the screen broke")
+
+    with pytest.raises(RuntimeError):
+        jobs.run(conn, db_path, request("TCS.NS", "INFY.NS"), Broken(), source=FakeSource())
+    job = store.get_job(conn, 1)
+    assert job is not None
+    assert job["status"] == "interrupted"
+    assert job["message"] == "stopped by RuntimeError: the screen broke"
+    resumed = jobs.resume(conn, db_path, 1, Q, source=FakeSource())
+    assert resumed.job["status"] == "succeeded"
+    oracle(db_path)

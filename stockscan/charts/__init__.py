@@ -1,8 +1,9 @@
 """Charts of a result's bars: in the terminal (plotext) and in the HTML scan report (matplotlib).
 
 ``bars`` finds the bars a result was computed from, from that result's own source only;
-``terminal`` and ``report`` draw them. The drawing libraries are the optional extra
-``stockscan[charts]``, imported only inside the functions that draw.
+``terminal`` and ``report`` draw them. The drawing libraries are dependencies of stockscan,
+imported only inside the functions that draw: a report with no chart to draw, and every other
+command, never import them (and work where they are missing).
 """
 
 from __future__ import annotations

@@ -68,23 +68,52 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return list(dict.fromkeys(flags)) + rest + args[end:]
 
 
+# Signals that, by default, would end the process without a word, leaving a job `running`
+# under a dead owner: SIGHUP (a terminal or ssh session gone) is handled like SIGTERM
+# (stockscan.jobs.sigterm_as_interrupt); SIGUSR1 and SIGUSR2 mean nothing to stockscan and are
+# ignored, so that a stray one (a log rotator's) does not cut a nightly scan short.
+IGNORED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+
+
 def main() -> None:
+    from stockscan import render
+    from stockscan.errors import EXIT_OUTPUT_FAILED
+
+    for sig in IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    # Output that fails (a closed pipe, a full disk) is recorded, not raised into the work.
+    render.guard_streams()
     args = hoist_global_flags(sys.argv[1:])
-    app = register(command_of(args))
+    code: object = 0
     try:
-        # Not standalone: Typer's usage errors come here, to be printed in the program's one
-        # error style rather than in a Rich box with pydantic's wording.
-        code = app(args, prog_name="stockscan", standalone_mode=False)
-    except typer.TyperException as exc:  # Typer's copy of Click's UsageError and kin
-        code = _usage_error(exc, _command_path(app, args))
+        app = register(command_of(args))
+        try:
+            # Not standalone: Typer's usage errors come here, to be printed in the program's
+            # one error style rather than in a Rich box with pydantic's wording.
+            code = app(args, prog_name="stockscan", standalone_mode=False)
+        except typer.TyperException as exc:  # Typer's copy of Click's UsageError and kin
+            code = _usage_error(exc, _command_path(app, args))
+        except SystemExit as exc:
+            code = exc.code
+        except render.OutputClosed:
+            code = 0  # the reader is done (`| head`): so are we, quietly
+        except render.OutputFailed:
+            code = EXIT_OUTPUT_FAILED
     finally:
         # The command is over and its work committed: a Ctrl-C or SIGTERM landing while the
         # interpreter shuts down must not kill it before stdout is flushed, losing the
         # summary and turning a finished run into a "killed by signal" exit status.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
     # Not standalone, a typer.Exit's code is returned; the commands themselves return None.
-    sys.exit(code if isinstance(code, int) else 0)
+    exit_code = code if isinstance(code, int) else 0
+    failure = render.finish_output()
+    if failure is not None:
+        render.error(failure)
+        # A job that also had failures keeps its own code: it says more than the output.
+        if exit_code == 0:
+            exit_code = EXIT_OUTPUT_FAILED
+    sys.exit(exit_code)
 
 
 def _command_path(app: typer.Typer, args: list[str]) -> str:

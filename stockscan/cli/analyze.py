@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -186,18 +185,24 @@ def _reporter(
     elif quiet:
         mode = "quiet"
     else:
-        mode = "live" if sys.stdout.isatty() else "plain"
+        from stockscan import render
+
+        # A progress bar needs a terminal that can move the cursor (not TERM=dumb).
+        live = render.stdout.is_terminal and not render.stdout.is_dumb_terminal
+        mode = "live" if live else "plain"
     return JobReporter(mode, source, log_file)
 
 
 def _finish(outcome: JobOutcome, json_output: bool, reporter: JobReporter) -> None:
     from stockscan import jobs, render
 
+    # The job is done and recorded: output that fails from here on changes nothing of it
+    # (stockscan.render.output; stockscan.cli.main reports it).
+    reporter.job_context(outcome.job)
     if json_output:
-        render.print_json(jobs.outcome_json(outcome))
+        reporter.show(lambda: render.print_json(jobs.outcome_json(outcome)))
     else:
-        # --quiet: the counts and the failures, not a row per stock (a cron mail each night).
-        render.job_summary(outcome.job, outcome.stocks, with_table=reporter.mode != "quiet")
+        reporter.summary(outcome.job, outcome.stocks)
     reporter.log_summary(outcome.job, outcome.stocks)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

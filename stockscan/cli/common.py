@@ -28,8 +28,11 @@ Exit codes:\n
   3    an identical job is already running; nothing written\n
   4    no stock could be analysed\n
   5    database problem (cannot open, not a database, corrupt, read-only, full, locked)\n
+  74   output could not be written (stdout or --log-file: disk full, I/O error); work done\n
   75   data source unavailable or rate-limited; the job is left resumable\n
-  130  interrupted (Ctrl-C or SIGTERM); the job is left resumable
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP); the job is left resumable\n
+  Closed pipe (| head): output stops quietly, the job runs on, same exit code.\n
+  SIGUSR1 and SIGUSR2 are ignored.
 """
 
 app = typer.Typer(

@@ -47,15 +47,12 @@ def info(json_output: JsonOption = False, db: DbOption = None) -> None:
     if json_output:
         render.print_json(document)
         return
-    render.stdout.print(f"database        {path}", markup=False)
-    render.stdout.print(f"schema version  {len(versions)} ({versions[-1]})", markup=False)
-    render.stdout.print(f"size            {size / 1024:.1f} KiB", markup=False)
+    render.say(f"database        {path}")
+    render.say(f"schema version  {len(versions)} ({versions[-1]})")
+    render.say(f"size            {size / 1024:.1f} KiB")
     for table, count in counts.items():
-        render.stdout.print(f"  {table:<22} {count:>10}", markup=False)
-    render.stdout.print(
-        f"price cache     {price_cache['bars']} bars of {price_cache['tickers']} tickers",
-        markup=False,
-    )
+        render.say(f"  {table:<22} {count:>10}")
+    render.say(f"price cache     {price_cache['bars']} bars of {price_cache['tickers']} tickers")
 
 
 @db_app.command("check", epilog="Example:\n\n  stockscan db check --db ~/scans/nightly.db")
@@ -76,7 +73,7 @@ def check(json_output: JsonOption = False, db: DbOption = None) -> None:
             if name == "future_dated" and rows:
                 shown = ", ".join(f"{r['ticker']} {r['analysis_date']}" for r in rows)
                 text = f"{len(rows)} dated after the current market date: {shown}"
-            render.stdout.print(f"{name:<12} {text}", markup=False)
+            render.say(f"{name:<12} {text}")
     if any(problems.values()):
         raise DatabaseError(f"{db_path(db)}: check failed")
 
@@ -92,9 +89,7 @@ def migrate(db: DbOption = None) -> None:
 
     with database(db) as conn:
         versions = applied(conn)
-    render.stdout.print(
-        f"{db_path(db)}: schema version {len(versions)} ({versions[-1]})", markup=False
-    )
+    render.say(f"{db_path(db)}: schema version {len(versions)} ({versions[-1]})")
 
 
 @db_app.command(
@@ -182,10 +177,9 @@ def vacuum(json_output: JsonOption = False, db: DbOption = None) -> None:
     if json_output:
         render.print_json(sizes)
     else:
-        render.stdout.print(
+        render.say(
             f"{db_path(db)}: {sizes['bytes_before'] / 1024:.1f} KiB before,"
-            f" {sizes['bytes_after'] / 1024:.1f} KiB after",
-            markup=False,
+            f" {sizes['bytes_after'] / 1024:.1f} KiB after"
         )
 
 
@@ -278,4 +272,4 @@ def import_legacy(
         render.print_json(report)
     else:
         for line in legacy.report_lines(report):
-            render.stdout.print(line, markup=False)
+            render.say(line)

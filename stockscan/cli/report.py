@@ -42,7 +42,6 @@ def report(
 ) -> None:
     """Write an HTML report of a scan: summary, changes, BUY-side charts and failures."""
     from stockscan import render, store
-    from stockscan.charts import require
     from stockscan.charts.report import gather, to_html
     from stockscan.db import snapshot
 
@@ -50,7 +49,6 @@ def report(
         raise UsageError("--job and --latest: choose one")
     if str(output) == "-":
         raise UsageError("--output -: the report is a file (it embeds its images)")
-    require("matplotlib")  # before any work: a missing extra is one line, not a traceback
     with database(db, create=False) as conn, snapshot(conn):
         wanted = job_id if job_id is not None else store.newest_job_id(conn)
         if wanted is None:

@@ -444,8 +444,13 @@ def chart(
                 "stdout is not a terminal: add --width COLUMNS to draw the chart as plain text,"
                 " or use `stockscan report` for an HTML chart"
             )
+        from stockscan import render
+
         size = shutil.get_terminal_size()
-        columns, lines, colour = size.columns, size.lines - 2, True
+        # Colour unless the terminal cannot show it (TERM=dumb) or the user said NO_COLOR.
+        console = render.stdout
+        colour = console.color_system is not None and not console.no_color
+        columns, lines = size.columns, size.lines - 2
     else:
         columns, lines, colour = width, max(terminal.MIN_HEIGHT, width // 3), False
     terminal.check_width(columns)

@@ -6,7 +6,9 @@
 
 - ``"source"``: replace every price source by a fake one (deterministic bars per ticker,
   named ``demo``) that can fail on chosen calls: ``{"fail": {"T.NS": "no_data"}, "bad": ["T.NS"],
-  "unavailable_at": 3, "hang_at": 2, "fail_at": 4}`` (calls are counted from 1 in this process).
+  "unavailable_at": 3, "hang_at": 2, "fail_at": 4, "delay_s": 0.2, "messages": {"T.NS": "…"}}``
+  (calls are counted from 1 in this process; ``delay_s``: every call takes that long;
+  ``messages``: the error message of a ticker in ``fail``).
 - ``"yahoo"``: keep the real yahoo source (its cache, fetch-ahead pool, retries and breaker)
   but replace ``yfinance.Ticker`` by a fake market answering ``history()`` with frames shaped like
   Yahoo's (tz-aware Asia/Kolkata index, plain columns): ``{"latency_s": 0.05, "hang": ["T.NS"],
@@ -60,6 +62,7 @@ class FakeSource:
 
         self.calls += 1
         cfg = self.config
+        time.sleep(cfg.get("delay_s", 0.0))
         if cfg.get("hang_at") == self.calls:
             sys.stderr.write("HARNESS: hanging\n")
             sys.stderr.flush()
@@ -69,7 +72,8 @@ class FakeSource:
         if cfg.get("fail_at") == self.calls:
             raise StockError("network", f"fake source: call {self.calls} failed")
         if ticker in cfg.get("fail", {}):
-            raise StockError(cfg["fail"][ticker], f"fake source: {ticker} fails")
+            message = cfg.get("messages", {}).get(ticker, f"fake source: {ticker} fails")
+            raise StockError(cfg["fail"][ticker], message)
         bars = demo_bars(ticker, FAKE_END)
         if ticker in cfg.get("bad", []):
             close = bars.close.copy()
