@@ -25,7 +25,7 @@ from typing import Any
 from stockscan import store
 from stockscan.db import transaction
 from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
-from stockscan.locks import JobLock, owner_alive
+from stockscan.locks import lock_dir, owner_alive
 
 # The least --prices-older-than: the yahoo source analyses two years of bars read from the
 # cache (``YahooSource.period``), so bars younger than that are never trimmed.
@@ -157,11 +157,10 @@ def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) ->
 
 
 def _remove_lock_files(db_path: Path, job_ids: list[int]) -> int:
-    """Lock files of deleted jobs. Only after COMMIT: a job's lock file must exist as long as
-    the job does (stockscan.locks)."""
+    """Lock files that versions before the OFD lock (stockscan.locks) left for deleted jobs."""
     removed = 0
     for job_id in job_ids:
-        path = JobLock(db_path, job_id).path
+        path = lock_dir(db_path) / f"job-{job_id}.lock"
         try:
             path.unlink()
             removed += 1

@@ -6,13 +6,15 @@ bench/soak.py (hundreds, on demand).
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import oracle
+from tests.conftest import claimed_job, oracle
 from tests.reliability.conftest import facts, harness, one, start_harness
 
 SOURCE: dict[str, object] = {"source": {}}
@@ -65,7 +67,7 @@ def soak(
         else:
             assert code in (0, -signal.SIGKILL), (code, err)
         outcomes[f"{signal.Signals(sig).name}->{code}"] += 1
-        oracle(db)
+        oracle(db, dead_owners=code == -signal.SIGKILL)
     final = harness(*args, config=config, db=db)
     assert final.returncode == 0, final.stderr
     # Every interrupted run was adopted and finished by the next one: nothing is left active,
@@ -76,3 +78,147 @@ def soak(
 
 
 __all__ = ["facts", "soak"]
+
+
+# --- attacks on "one owner per job" from outside (bench/soak.py --attack, test_owner.py) ----
+
+ATTACKS = ("symlink", "hardlink", "lockdir", "paused")
+
+
+def _new_db(db: Path) -> None:
+    made = harness("db", "migrate", config=SOURCE, db=db)
+    assert made.returncode == 0, made.stderr
+
+
+def symlink_round(tmp: Path, tickers: list[str], count: int = 4) -> str | None:
+    """``count`` identical invocations started together, half of them through ``link.db ->
+    real.db``. Broken (a description is returned) unless exactly one ran the job and the
+    others exited 3."""
+    real, link = tmp / "real.db", tmp / "link.db"
+    _new_db(real)
+    link.symlink_to(real)
+    args = ("analyze", "--source", "demo", *tickers)
+    procs = [
+        start_harness(*args, config=SOURCE, db=real if i % 2 == 0 else link) for i in range(count)
+    ]
+    runs = [(p, *p.communicate(timeout=300)) for p in procs]
+    codes = sorted(p.returncode for p, _, _ in runs)
+    workers = [p.pid for p, out, _ in runs if claimed_job(out) is not None]
+    problems = []
+    if len(workers) != 1 or codes != [0] + [3] * (count - 1):
+        problems.append(f"{len(workers)} processes ran the job; exit codes {codes}")
+    problems += _oracle_problems(real, runs=[(p.returncode, out) for p, out, _ in runs])
+    return "; ".join(problems) or None
+
+
+def _oracle_problems(db: Path, **kwargs: Any) -> list[str]:
+    try:
+        oracle(db, **kwargs)
+    except AssertionError as exc:
+        return [f"oracle: {exc}"[:300]]
+    return []
+
+
+def hardlink_round(tmp: Path, tickers: list[str]) -> str | None:
+    """Two different jobs at once on one file through two hard links. Broken unless both are
+    refused (exit 5, one ``Error:`` line) and the file stays whole."""
+    first, second = tmp / "first.db", tmp / "second.db"
+    _new_db(first)
+    os.link(first, second)
+    half = len(tickers) // 2
+    procs = [
+        start_harness("analyze", "--source", "demo", *part, config=SOURCE, db=db)
+        for db, part in ((first, tickers[:half]), (second, tickers[half:]))
+    ]
+    runs = [(p, *p.communicate(timeout=300)) for p in procs]
+    problems = []
+    for p, _, err in runs:
+        if p.returncode != 5 or err.count("\n") != 1 or not err.startswith("Error: "):
+            problems.append(f"exit {p.returncode} {err[-200:]!r}")
+    integrity = one(first, "PRAGMA integrity_check")[0]
+    if integrity != "ok":
+        problems.append(f"integrity_check: {integrity[:100]}")
+    return "; ".join(problems) or None
+
+
+def lockdir_round(tmp: Path, tickers: list[str]) -> str | None:
+    """While a job runs, ``rm -rf <db>.locks/`` (a cleanup script), then another request's job
+    runs its orphan sweep, then the identical request is tried. Broken if the live job was
+    marked interrupted or the identical request did not exit 3."""
+    import shutil
+
+    db = tmp / "stockscan.db"
+    args = ("analyze", "--source", "demo", *tickers)
+    owner = start_harness(*args, config={"source": {"hang_at": 3}}, db=db)
+    try:
+        assert owner.stderr is not None
+        assert owner.stderr.readline() == "HARNESS: hanging\n"
+        shutil.rmtree(f"{db}.locks", ignore_errors=True)
+        other = harness("analyze", "--source", "demo", "OTHER.NS", config=SOURCE, db=db)
+        again = harness(*args, config=SOURCE, db=db)
+        status, pid, attempts = one(
+            db, "SELECT status, owner_pid, attempts FROM analysis_jobs WHERE id = 1"
+        )
+        problems = []
+        if other.returncode != 0:
+            problems.append(f"the other request exited {other.returncode}: {other.stderr!r}")
+        if (status, pid, attempts) != ("running", owner.pid, 1):
+            problems.append(f"the live job became {status} (owner {pid}, attempts {attempts})")
+        if again.returncode != 3:
+            problems.append(f"the identical request exited {again.returncode}, not 3")
+    finally:
+        owner.send_signal(signal.SIGTERM)
+        owner.communicate(timeout=60)
+    problems += _oracle_problems(db)
+    return "; ".join(problems) or None
+
+
+def paused_round(tmp: Path, tickers: list[str], position: int = 2) -> str | None:
+    """The owner stops itself (SIGSTOP) inside the write transaction of stock ``position``;
+    the identical request is tried. Broken unless it exits 3 within two seconds."""
+    db = tmp / "stockscan.db"
+    args = ("analyze", "--source", "demo", *tickers)
+    pause = {"checkpoint": "written", "position": position, "signal": "SIGSTOP"}
+    owner = start_harness(*args, config={"source": {}, "crash": pause}, db=db)
+    try:
+        _wait_stopped(owner.pid)
+        began = time.monotonic()
+        again = harness(*args, config=SOURCE, db=db)
+        took = time.monotonic() - began
+    finally:
+        owner.send_signal(signal.SIGCONT)
+        owner.send_signal(signal.SIGTERM)
+        owner.communicate(timeout=60)
+    problems = _oracle_problems(db)
+    if again.returncode != 3 or took > 2.0:
+        problems.append(f"exit {again.returncode} after {took:.1f} s: {again.stderr.strip()!r}")
+    return "; ".join(problems) or None
+
+
+def _wait_stopped(pid: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "T":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"pid {pid} never stopped")
+
+
+def attack(name: str, tmp: Path, rounds: int, tickers: list[str]) -> list[str]:
+    """Run ``rounds`` rounds of one attack, each in a fresh directory under ``tmp``; return
+    the descriptions of the broken ones."""
+    fn = {
+        "symlink": symlink_round,
+        "hardlink": hardlink_round,
+        "lockdir": lockdir_round,
+        "paused": paused_round,
+    }[name]
+    broken = []
+    for round_ in range(rounds):
+        where = tmp / f"{name}-{round_}"
+        where.mkdir()
+        problem = fn(where, tickers)
+        if problem:
+            broken.append(f"round {round_}: {problem}")
+    return broken
