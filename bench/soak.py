@@ -10,8 +10,9 @@ fake market instead of the fake demo source.
 (tests/reliability/soak.py): ``symlink`` (four identical invocations, two through a symlink to
 the database), ``hardlink`` (two jobs through two hard links to one file), ``lockdir`` (the
 lock directory deleted under a live job, then an orphan sweep and the identical request),
-``paused`` (the owner SIGSTOPped inside its write transaction, then the identical request), or
-``all`` of them; it reports how many rounds broke.
+``paused`` (the owner SIGSTOPped inside its write transaction, then the identical request),
+``probes`` (threads probing a dead owner's liveness while the identical request adopts its
+job), or ``all`` of them; it reports how many rounds broke.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tests.reliability.conftest import facts, harness  # noqa: E402
 from tests.reliability.soak import ATTACKS, SOURCE, YAHOO, YAHOO_ARGS, attack, soak  # noqa: E402
 
 # Long enough that every symlinked competitor starts while the first still runs.
-ATTACK_TICKERS = {"symlink": 1500, "hardlink": 300, "lockdir": 300, "paused": 300}
+ATTACK_TICKERS = {"symlink": 1500, "hardlink": 300, "lockdir": 300, "paused": 300, "probes": 300}
 
 
 def run_attacks(names: list[str], rounds: int) -> None:

@@ -24,12 +24,20 @@ Why this lock, on this file:
   creates no file or directory (so read commands may call it) and can never make an adopter
   think a dead owner's job is held, as a probe that briefly took the lock could.
 
-The one rule this imposes: **a descriptor this module opens on a database file is never closed**
-while the process lives. Closing any descriptor of a file drops every POSIX lock the process
-holds on it, SQLite's included (https://sqlite.org/howtocorrupt.html: "Posix advisory locks
-canceled by a separate thread doing close()"), so each
-process opens one descriptor per database file, keeps it in ``_files`` and reuses it; releasing
-a job unlocks its byte. OFD locks are Linux (3.15 and later) only.
+The one rule this imposes: **a descriptor this module opens on a database file is never
+closed** while the process lives. Closing any descriptor of a file drops every POSIX lock the
+process holds on it, SQLite's included (https://sqlite.org/howtocorrupt.html: "Posix advisory
+locks canceled by a separate thread doing close()"), so each process opens one descriptor per
+database file, keeps it in ``_files`` and reuses it; releasing a job unlocks its byte. OFD
+locks are Linux (3.15 and later) only.
+
+Rejected: keeping the lock files and recording the owner's process identity (pid, start time
+from ``/proc/<pid>/stat``, boot id) in the job row, to fall back on when a lock file is missing
+or was recreated. It needs a schema change, two answers to one question, and still a probe
+that must not create the file it probes; the byte lock has one answer and nothing to lose.
+
+Who owns a job changes only inside a write transaction (creating it, adopting it), and the
+lock is taken before that transaction commits, so no process ever sees an owned job unlocked.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def _check_days(option: str, days: int) -> None:
 
 
 def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
-    """Running jobs whose owner process is alive (it holds the job's flock)."""
+    """Running jobs whose owner process is alive (it holds the job's lock, stockscan.locks)."""
     return [job for job in store.running_jobs(conn) if owner_alive(db_path, job["id"])]
 
 

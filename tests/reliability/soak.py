@@ -82,7 +82,7 @@ __all__ = ["facts", "soak"]
 
 # --- attacks on "one owner per job" from outside (bench/soak.py --attack, test_owner.py) ----
 
-ATTACKS = ("symlink", "hardlink", "lockdir", "paused")
+ATTACKS = ("symlink", "hardlink", "lockdir", "paused", "probes")
 
 
 def _new_db(db: Path) -> None:
@@ -195,6 +195,46 @@ def paused_round(tmp: Path, tickers: list[str], position: int = 2) -> str | None
     return "; ".join(problems) or None
 
 
+def probes_round(tmp: Path, tickers: list[str]) -> str | None:
+    """The owner dies (kill -9) mid-job; while the identical request adopts the job, two
+    threads ask ``owner_alive`` about it again and again, as listings and maintenance
+    commands do. Broken unless the adopter runs the job (exit 0): a probe must never look like
+    a live owner."""
+    import threading
+
+    from stockscan.locks import owner_alive
+
+    db = tmp / "stockscan.db"
+    args = ("analyze", "--source", "demo", *tickers)
+    crash = {"source": {}, "crash": {"checkpoint": "started", "position": 2}}
+    killed = harness(*args, config=crash, db=db)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    stop = threading.Event()
+    seen: list[bool] = []
+
+    def probe() -> None:
+        while not stop.is_set():
+            seen.append(owner_alive(db, 1))
+
+    readers = [threading.Thread(target=probe) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        adopter = harness(*args, config=SOURCE, db=db)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    problems = []
+    if adopter.returncode != 0:
+        problems.append(f"the adopter exited {adopter.returncode}: {adopter.stderr.strip()!r}")
+    if len(seen) < 100:
+        problems.append(f"only {len(seen)} probes")
+    runs = [(killed.returncode, killed.stdout), (adopter.returncode, adopter.stdout)]
+    problems += _oracle_problems(db, runs=runs)
+    return "; ".join(problems) or None
+
+
 def _wait_stopped(pid: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -213,6 +253,7 @@ def attack(name: str, tmp: Path, rounds: int, tickers: list[str]) -> list[str]:
         "hardlink": hardlink_round,
         "lockdir": lockdir_round,
         "paused": paused_round,
+        "probes": probes_round,
     }[name]
     broken = []
     for round_ in range(rounds):
