@@ -196,10 +196,12 @@ def paused_round(tmp: Path, tickers: list[str], position: int = 2) -> str | None
 
 
 def probes_round(tmp: Path, tickers: list[str]) -> str | None:
-    """The owner dies (kill -9) mid-job; while the identical request adopts the job, two
-    threads ask ``owner_alive`` about it again and again, as listings and maintenance
-    commands do. Broken unless the adopter runs the job (exit 0): a probe must never look like
-    a live owner."""
+    """The owner dies (kill -9) mid-job; while the identical request adopts the job, threads
+    ask ``owner_alive`` about it as listings and maintenance commands do: one again and again,
+    one preempted (as a loaded machine may) right after each locking call it makes, until the
+    adopter is done. Broken unless the adopter runs the job (exit 0): a probe, even one stalled
+    half-way, must never look like a live owner."""
+    import fcntl
     import threading
 
     from stockscan.locks import owner_alive
@@ -211,25 +213,40 @@ def probes_round(tmp: Path, tickers: list[str]) -> str | None:
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     stop = threading.Event()
     seen: list[bool] = []
+    stalled = threading.Thread(target=lambda: seen.append(owner_alive(db, 1)))
+    real = {name: getattr(fcntl, name) for name in ("flock", "fcntl", "lockf")}
+
+    def preempted(name: str) -> Any:
+        def call(*call_args: Any) -> Any:
+            answer = real[name](*call_args)
+            if threading.current_thread() is stalled:
+                stop.wait(120)  # descheduled here, holding whatever the call took
+            return answer
+
+        return call
 
     def probe() -> None:
         while not stop.is_set():
             seen.append(owner_alive(db, 1))
 
-    readers = [threading.Thread(target=probe) for _ in range(2)]
-    for reader in readers:
-        reader.start()
+    readers = [threading.Thread(target=probe), stalled]
+    for name in real:
+        setattr(fcntl, name, preempted(name))
     try:
+        for reader in readers:
+            reader.start()
         adopter = harness(*args, config=SOURCE, db=db)
     finally:
         stop.set()
         for reader in readers:
             reader.join()
+        for name, fn in real.items():
+            setattr(fcntl, name, fn)
     problems = []
     if adopter.returncode != 0:
         problems.append(f"the adopter exited {adopter.returncode}: {adopter.stderr.strip()!r}")
-    if len(seen) < 100:
-        problems.append(f"only {len(seen)} probes")
+    if len(seen) < 100 or any(seen):
+        problems.append(f"{len(seen)} probes, {sum(seen)} saw a live owner")
     runs = [(killed.returncode, killed.stdout), (adopter.returncode, adopter.stdout)]
     problems += _oracle_problems(db, runs=runs)
     return "; ".join(problems) or None
