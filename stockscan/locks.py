@@ -71,8 +71,9 @@ def lock_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".locks")
 
 
-def _file(db_path: Path) -> tuple[tuple[int, int], int, bool]:
-    """This process's descriptor on the database file: (identity, fd, writable)."""
+def _file(db_path: Path, *, write: bool) -> tuple[tuple[int, int], int, bool]:
+    """This process's descriptor on the database file: (identity, fd, writable). ``write``: one
+    that can take locks is wanted (a read-only file can still be probed)."""
     if not hasattr(fcntl, "F_OFD_SETLK"):
         raise DatabaseError("job locks need Linux open file description locks (F_OFD_SETLK)")
     try:
@@ -82,23 +83,31 @@ def _file(db_path: Path) -> tuple[tuple[int, int], int, bool]:
     key = (st.st_dev, st.st_ino)
     with _guard:
         fd = _files.get(key)
-        if fd is None:
+        if fd is None or (write and not _writable(fd)):
             try:
-                fd = os.open(db_path, os.O_RDWR | os.O_CLOEXEC)
-            except OSError:
-                try:  # a read-only file can still be probed; it cannot be locked
-                    fd = os.open(db_path, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError as exc:
+                opened = os.open(db_path, os.O_RDWR | os.O_CLOEXEC)
+            except OSError as exc:
+                if fd is not None:
+                    return key, fd, False
+                try:
+                    opened = os.open(db_path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
                     raise DatabaseError(f"{db_path}: {exc.strerror or exc}") from exc
-            opened = os.fstat(fd)
-            key = (opened.st_dev, opened.st_ino)  # the file we opened, if it moved meanwhile
-            if key in _files:
-                _spare.append(fd)
-                fd = _files[key]
+            identity = os.fstat(opened)
+            key = (identity.st_dev, identity.st_ino)  # the file we opened, if it moved meanwhile
+            current = _files.get(key)
+            if current is not None and (_writable(current) or not _writable(opened)):
+                _spare.append(opened)
             else:
-                _files[key] = fd
-        writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR
-    return key, fd, writable
+                if current is not None:  # read-only, so it holds no lock: kept open, unused
+                    _spare.append(current)
+                _files[key] = opened
+            fd = _files[key]
+        return key, fd, _writable(fd)
+
+
+def _writable(fd: int) -> bool:
+    return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR
 
 
 def _lock_call(fd: int, command: int, kind: int, job_id: int) -> int:
@@ -122,7 +131,7 @@ class JobLock:
         """Take the lock without waiting; False when a live process holds it."""
         if self._held is not None:
             return True
-        key, fd, writable = _file(self.db_path)
+        key, fd, writable = _file(self.db_path, write=True)
         if not writable:
             raise DatabaseError(f"cannot lock job {self.job_id}: {self.db_path} is read-only")
         with _guard:
@@ -163,7 +172,7 @@ def owner_alive(db_path: Path, job_id: int) -> bool:
     Takes nothing and creates nothing. No database file: no live owner."""
     if not os.path.exists(db_path):
         return False
-    key, fd, _ = _file(db_path)
+    key, fd, _ = _file(db_path, write=False)
     with _guard:
         if (*key, job_id) in _held:
             return True
