@@ -56,9 +56,11 @@ LOCK_BASE = 1 << 62
 _FLOCK = "hhqqi4x"
 
 _guard = threading.Lock()
-# (st_dev, st_ino) of a database file -> this process's one descriptor on it, never closed.
-_files: dict[tuple[int, int], int] = {}
-# Descriptors opened in a race for an inode already in _files: kept open too, never used.
+# (st_dev, st_ino) of a database file -> this process's one descriptor on it (never closed),
+# and whether it was opened for writing (only such a descriptor can take a lock).
+_files: dict[tuple[int, int], tuple[int, bool]] = {}
+# Descriptors opened in a race for an inode already in _files, or replaced by a writable one:
+# kept open too (they hold no lock), never used.
 _spare: list[int] = []
 # Jobs this process holds, by (st_dev, st_ino, job id): a probe through our own descriptor
 # cannot see our own locks, and a second JobLock in this process must not take a held job.
@@ -82,32 +84,28 @@ def _file(db_path: Path, *, write: bool) -> tuple[tuple[int, int], int, bool]:
         raise DatabaseError(f"{db_path}: {exc.strerror or exc}") from exc
     key = (st.st_dev, st.st_ino)
     with _guard:
-        fd = _files.get(key)
-        if fd is None or (write and not _writable(fd)):
+        known = _files.get(key)
+        if known is not None and (known[1] or not write):
+            return key, *known
+        try:
+            opened, writable = os.open(db_path, os.O_RDWR | os.O_CLOEXEC), True
+        except OSError as exc:
+            if known is not None:
+                return key, *known
             try:
-                opened = os.open(db_path, os.O_RDWR | os.O_CLOEXEC)
-            except OSError as exc:
-                if fd is not None:
-                    return key, fd, False
-                try:
-                    opened = os.open(db_path, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError:
-                    raise DatabaseError(f"{db_path}: {exc.strerror or exc}") from exc
-            identity = os.fstat(opened)
-            key = (identity.st_dev, identity.st_ino)  # the file we opened, if it moved meanwhile
-            current = _files.get(key)
-            if current is not None and (_writable(current) or not _writable(opened)):
-                _spare.append(opened)
-            else:
-                if current is not None:  # read-only, so it holds no lock: kept open, unused
-                    _spare.append(current)
-                _files[key] = opened
-            fd = _files[key]
-        return key, fd, _writable(fd)
-
-
-def _writable(fd: int) -> bool:
-    return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR
+                opened, writable = os.open(db_path, os.O_RDONLY | os.O_CLOEXEC), False
+            except OSError:
+                raise DatabaseError(f"{db_path}: {exc.strerror or exc}") from exc
+        identity = os.fstat(opened)
+        key = (identity.st_dev, identity.st_ino)  # the file we opened, if it moved meanwhile
+        current = _files.get(key)
+        if current is not None and (current[1] or not writable):
+            _spare.append(opened)
+        else:
+            if current is not None:  # read-only, so it holds no lock
+                _spare.append(current[0])
+            _files[key] = (opened, writable)
+        return key, *_files[key]
 
 
 def _lock_call(fd: int, command: int, kind: int, job_id: int) -> int:
@@ -173,7 +171,11 @@ def owner_alive(db_path: Path, job_id: int) -> bool:
     if not os.path.exists(db_path):
         return False
     key, fd, _ = _file(db_path, write=False)
+    mine = (*key, job_id)
     with _guard:
-        if (*key, job_id) in _held:
+        if mine in _held:
             return True
-        return _lock_call(fd, fcntl.F_OFD_GETLK, fcntl.F_WRLCK, job_id) != fcntl.F_UNLCK
+    if _lock_call(fd, fcntl.F_OFD_GETLK, fcntl.F_WRLCK, job_id) != fcntl.F_UNLCK:
+        return True
+    with _guard:  # this process may have taken it since the first look
+        return mine in _held
