@@ -37,6 +37,12 @@ def default_db_path() -> Path:
     return user_data_path("stockscan", appauthor=False) / "stockscan.db"
 
 
+def canonical_path(path: Path) -> Path:
+    """``path`` with ``~`` expanded and every symlink and ``..`` resolved (the file need not
+    exist yet)."""
+    return Path(os.path.realpath(path.expanduser()))
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open ``path`` with the house pragmas. Does not create the parent directory."""
     conn = sqlite3.connect(
@@ -61,7 +67,7 @@ def _use_wal(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
 
 
-def _busy(exc: sqlite3.Error) -> bool:
+def is_busy(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
 
 
@@ -77,7 +83,8 @@ def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
         if not create:
             raise DatabaseError(f"no database at {path} (run `stockscan analyze` first)")
         if not path.parent.exists():
-            if os.environ.get("STOCKSCAN_DB") or path != default_db_path():
+            explicit = os.environ.get("STOCKSCAN_DB")
+            if explicit or canonical_path(path) != canonical_path(default_db_path()):
                 raise DatabaseError(f"cannot create database {path}: directory does not exist")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +96,7 @@ def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
                 ) from None
     elif path.is_dir():
         raise DatabaseError(f"cannot open database {path}: it is a directory")
+    _refuse_hard_links(path)
     # While several processes open a new database at once, SQLite can answer SQLITE_BUSY
     # without consulting its busy handler (switching the file to WAL, recovering a WAL another
     # process is creating). Opening and migrating is idempotent, so it is retried for as long
@@ -104,13 +112,32 @@ def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
             except sqlite3.OperationalError as exc:
                 if conn is not None:
                     conn.close()
-                if not _busy(exc) or time.monotonic() > deadline:
+                if not is_busy(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
             except BaseException:
                 if conn is not None:
                     conn.close()
                 raise
+
+
+def _refuse_hard_links(path: Path) -> None:
+    """SQLite names a database's ``-wal`` and ``-shm`` after the path it was opened by, so two
+    hard links to one file get two WALs, and writing through both corrupts it (sqlite.org, "How
+    To Corrupt An SQLite Database File": "Multiple links to the same file"). Refused before
+    SQLite opens the file, by every command, read commands included: a read through the
+    second name would miss whatever the first name's WAL holds."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            links = os.stat(name).st_nlink
+        except OSError:
+            continue  # no -wal or -shm yet; a missing database is reported elsewhere
+        if links > 1:
+            raise DatabaseError(
+                f"{name}: {links} hard links to one database file; SQLite keeps a -wal per name,"
+                " so writing through two names corrupts it: delete the other names (`find / "
+                f"-samefile {name}` lists them) and keep one, or use a symlink instead"
+            )
 
 
 @contextmanager

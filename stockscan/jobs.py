@@ -15,15 +15,15 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from stockscan import store
-from stockscan.db import transaction
+from stockscan.db import describe, is_busy, transaction
 from stockscan.errors import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING_ANALYSED,
@@ -193,7 +193,11 @@ def run(
     pid, host = os.getpid(), _hostname()
     lock: JobLock | None = None
     try:
-        with transaction(conn):
+        _refuse_if_owned(conn, db_path, store.find_active_job(conn, key))
+        with (
+            _owner_checked_on_busy(conn, db_path, lambda: store.find_active_job(conn, key)),
+            transaction(conn),
+        ):
             _interrupt_orphans(conn, db_path, except_key=key)
             existing = store.find_active_job(conn, key)
             if existing is not None:
@@ -238,7 +242,11 @@ def resume(
     """Continue job ``job_id``: redo every stock not yet succeeded, with the job's parameters."""
     lock = JobLock(db_path, job_id)
     try:
-        with transaction(conn):
+        _refuse_if_owned(conn, db_path, store.get_job(conn, job_id))
+        with (
+            _owner_checked_on_busy(conn, db_path, lambda: store.get_job(conn, job_id)),
+            transaction(conn),
+        ):
             job = store.get_job(conn, job_id)
             if job is None:
                 raise UsageError(f"no job {job_id}")
@@ -274,6 +282,32 @@ def resume(
         return _work(conn, job_id, request, source, reporter, resumed=True)
     finally:
         lock.release()
+
+
+def _refuse_if_owned(conn: sqlite3.Connection, db_path: Path, job: dict[str, Any] | None) -> None:
+    """Exit 3 when ``job`` has a live owner, whatever that owner is doing.
+
+    Called with a job found by a plain read, before asking for the write lock: a WAL reader
+    never waits for a writer, so an owner paused inside its write transaction (SIGSTOP, a
+    debugger, a closed laptop lid) is reported as running at once, not as a database locked
+    for 5 s.
+    """
+    if job is not None and owner_alive(db_path, job["id"]):
+        raise JobAlreadyRunning(job["id"], job["owner_pid"], job["owner_host"])
+
+
+@contextmanager
+def _owner_checked_on_busy(
+    conn: sqlite3.Connection, db_path: Path, find: Callable[[], dict[str, Any] | None]
+) -> Iterator[None]:
+    """If the write lock cannot be had in time, look again (a read) before reporting a locked
+    database: the job may have gained a live owner since the first look."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            _refuse_if_owned(conn, db_path, find())
+        raise
 
 
 def _hostname() -> str:
@@ -387,6 +421,14 @@ def _work(
                 f"interrupted; job {job_id} is left resumable: run the same command again "
                 f"or `stockscan jobs resume {job_id}`"
             ) from None
+        except sqlite3.Error as exc:
+            # The database refused a write (a full disk, an I/O error): the process is about
+            # to exit 5, so the job is left interrupted, not running under a dead owner. If
+            # the database refuses that too, the original error still ends the run, and the
+            # job's free lock lets the next run adopt it all the same.
+            with _signals_ignored(), suppress(sqlite3.Error), transaction(conn):
+                store.interrupt_job(conn, job_id, f"stopped by a database error: {describe(exc)}")
+            raise
         except SourceUnavailable as exc:
             with _signals_ignored(), transaction(conn):
                 store.interrupt_job(conn, job_id, str(exc))

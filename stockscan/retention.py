@@ -26,7 +26,7 @@ from typing import Any
 from stockscan import store
 from stockscan.db import transaction
 from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
-from stockscan.locks import JobLock, owner_alive
+from stockscan.locks import lock_dir, owner_alive
 
 # The least --prices-older-than: the yahoo source analyses two years of bars read from the
 # cache (``YahooSource.period``), so bars younger than that are never trimmed.
@@ -163,7 +163,7 @@ def _check_days(option: str, days: int) -> None:
 
 
 def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
-    """Running jobs whose owner process is alive (it holds the job's flock)."""
+    """Running jobs whose owner process is alive (it holds the job's lock, stockscan.locks)."""
     return [job for job in store.running_jobs(conn) if owner_alive(db_path, job["id"])]
 
 
@@ -178,16 +178,15 @@ def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) ->
 
 
 def _remove_lock_files(report: JobPrune, db_path: Path) -> None:
-    """Lock files of deleted jobs. Only after COMMIT: a job's lock file must exist as long as
-    the job does (stockscan.locks).
+    """Lock files that versions before the OFD lock (stockscan.locks) left for deleted jobs.
 
     One that cannot be removed (a read-only lock directory) is left and reported, not raised:
-    the deletion is committed, and a left lock file is harmless, because job ids are
-    AUTOINCREMENT and never handed out again (rebuild_tables carries the counter over), so no
-    later job ever uses it.
+    the deletion is committed, and a left lock file is harmless: no build since uses lock
+    files, and job ids are AUTOINCREMENT, never handed out again (rebuild_tables carries the
+    counter over).
     """
     for job_id in report.job_ids:
-        path = JobLock(db_path, job_id).path
+        path = lock_dir(db_path) / f"job-{job_id}.lock"
         try:
             path.unlink()
             report.lock_files_removed += 1

@@ -105,7 +105,7 @@ def adopt_job(conn: sqlite3.Connection, job_id: int, *, owner_pid: int, owner_ho
         (owner_pid, owner_host, now_iso(), job_id),
     )
     conn.execute(
-        "UPDATE analysis_jobs_details SET status = 'pending'"
+        "UPDATE analysis_jobs_details SET status = 'pending', result_id = NULL, quantity = NULL"
         " WHERE job_id = ? AND status = 'running'",
         (job_id,),
     )
@@ -115,8 +115,8 @@ def interrupt_job(conn: sqlite3.Connection, job_id: int, message: str) -> None:
     """Leave a job resumable: status interrupted, its running stock back to pending. A job
     that has already finished stays as it is (the interrupt came after its last commit)."""
     conn.execute(
-        "UPDATE analysis_jobs_details SET status = 'pending', finished_at = NULL"
-        " WHERE job_id = ? AND status = 'running'",
+        "UPDATE analysis_jobs_details SET status = 'pending', finished_at = NULL,"
+        " result_id = NULL, quantity = NULL WHERE job_id = ? AND status = 'running'",
         (job_id,),
     )
     conn.execute(
@@ -217,7 +217,13 @@ def unfinished_stocks(conn: sqlite3.Connection, job_id: int) -> list[PendingStoc
 def _set_stock_status(
     conn: sqlite3.Connection, job_id: int, detail_id: int, new_status: str, **fields: Any
 ) -> None:
-    """Move one detail to ``new_status`` and keep the job's counts equal to its details."""
+    """Move one detail to ``new_status`` and keep the job's counts equal to its details.
+
+    Every write of a detail's status goes through here, so "succeeded ⇔ it points at a result"
+    holds on every path: any other status drops the result (and the quantity sized from it),
+    e.g. a stock that succeeded and is then started again and fails."""
+    if new_status != "succeeded":
+        fields = {**fields, "result_id": None, "quantity": None}
     old = conn.execute(
         "SELECT status FROM analysis_jobs_details WHERE id = ?", (detail_id,)
     ).fetchone()[0]

@@ -7,12 +7,13 @@ in subprocesses (a dead proxy that libcurl and requests both honour).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,15 @@ def run_cli(
     )
 
 
-def oracle(db: Path) -> None:
-    """The invariants that hold after any command, crash or prune (notes/reliability.md)."""
+def oracle(db: Path, *, dead_owners: bool = False, runs: Sequence[tuple[int, str]] = ()) -> None:
+    """The invariants that hold after any command, crash or prune (notes/reliability.md).
+
+    Called once the processes that ran on ``db`` have exited. ``dead_owners``: a job may be left
+    ``running`` under a dead owner (one died of SIGKILL, which nothing can clean up after; the
+    next run adopts it); otherwise every ``running`` job must have a live owner. ``runs``: (exit
+    code, stdout) of every process that ran a job on ``db``, to check that each job had one
+    owner at a time.
+    """
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -146,5 +154,53 @@ def oracle(db: Path) -> None:
             ).fetchall()
             == []
         )
+        # results' dates are market dates that have happened: never after today anywhere on
+        # Earth (UTC+14), nor after the newest cached bar of their source and ticker
+        latest_day = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=14)).date().isoformat()
+        assert (
+            conn.execute(
+                "SELECT ticker, analysis_date FROM analysis_results WHERE analysis_date > ?",
+                (latest_day,),
+            ).fetchall()
+            == []
+        )
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'price_bars'").fetchone():
+            assert (
+                conn.execute(
+                    "SELECT r.ticker, r.analysis_date FROM analysis_results r"
+                    " WHERE r.status = 'complete' AND r.analysis_date >"
+                    " (SELECT max(b.market_date) FROM price_bars b"
+                    "  WHERE b.source = r.analysis_source AND b.ticker = r.ticker)"
+                ).fetchall()
+                == []
+            )
+        # no job is running whose owner is dead, unless a kill -9 left it so
+        running = conn.execute("SELECT id FROM analysis_jobs WHERE status = 'running'").fetchall()
+        if not dead_owners:
+            from stockscan.locks import owner_alive
+
+            assert [job for (job,) in running if not owner_alive(db, job)] == []
+        # one owner per job at a time: every process that worked on a job took it over (an
+        # attempt) from a dead owner or created it, and only one of them can have finished it
+        if runs:
+            claims: dict[int, list[int]] = {}
+            for code, out in runs:
+                job = claimed_job(out)
+                if job is not None:
+                    claims.setdefault(job, []).append(code)
+            for job, codes in claims.items():
+                attempts = conn.execute(
+                    "SELECT attempts FROM analysis_jobs WHERE id = ?", (job,)
+                ).fetchone()[0]
+                assert attempts == len(codes), (job, attempts, codes)
+                assert sum(code in (0, 1, 4) for code in codes) <= 1, (job, codes)
     finally:
         conn.close()
+
+
+def claimed_job(out: str) -> int | None:
+    """The job a run says it worked on ("Started job N" / "Resuming job N"), else None."""
+    first = out.split("\n", 1)[0]
+    if first.startswith(("Started job ", "Resuming job ")):
+        return int(first.split()[2].rstrip(":"))
+    return None

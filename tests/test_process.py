@@ -71,7 +71,7 @@ def test_kill_9_then_the_same_command_adopts_the_job(db_path: Path) -> None:
     wait_for_stock_lines(proc, 5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    oracle(db_path)  # whatever was committed is whole
+    oracle(db_path, dead_owners=True)  # whatever was committed is whole
     conn = sqlite3.connect(db_path)
     status, pid = conn.execute("SELECT status, owner_pid FROM analysis_jobs").fetchone()
     done_before = conn.execute(

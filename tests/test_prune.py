@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -85,13 +85,22 @@ def job_ids(conn: sqlite3.Connection) -> dict[str, list[int]]:
 # --- jobs prune ----------------------------------------------------------------------------
 
 
+def leave_old_lock_files(db_path: Path, job_ids: Iterable[int]) -> None:
+    """The lock files versions before the OFD lock (stockscan.locks) kept, one per job; jobs
+    no longer create them, and pruning a job removes its leftover file."""
+    assert not lock_dir(db_path).exists()  # this version never creates one
+    lock_dir(db_path).mkdir()
+    for job_id in job_ids:
+        (lock_dir(db_path) / f"job-{job_id}.lock").touch()
+
+
 def test_jobs_prune_deletes_finished_jobs_and_keeps_their_results(
     filled: sqlite3.Connection, db_path: Path
 ) -> None:
     before = job_ids(filled)
     assert before == {"succeeded": [1, 2, 3, 4, 5, 6], "interrupted": [7]}
     results = dump(filled)["analysis_results"]
-    assert all((lock_dir(db_path) / f"job-{i}.lock").exists() for i in range(1, 8))
+    leave_old_lock_files(db_path, range(1, 8))
 
     report = retention.prune_jobs(filled, db_path, older_than_days=30, now=LATER)
 
@@ -121,6 +130,7 @@ def test_jobs_prune_respects_the_age(filled: sqlite3.Connection, db_path: Path) 
 
 def test_jobs_prune_dry_run_changes_nothing(filled: sqlite3.Connection, db_path: Path) -> None:
     before = dump(filled)
+    leave_old_lock_files(db_path, range(1, 8))
     dry = retention.prune_jobs(filled, db_path, older_than_days=0, dry_run=True, now=LATER)
     assert dump(filled) == before and len(list(lock_dir(db_path).iterdir())) == 7
     real = retention.prune_jobs(filled, db_path, older_than_days=0, now=LATER)
@@ -130,6 +140,7 @@ def test_jobs_prune_dry_run_changes_nothing(filled: sqlite3.Connection, db_path:
 
 
 def test_jobs_prune_command(filled: sqlite3.Connection, db_path: Path) -> None:
+    leave_old_lock_files(db_path, range(1, 8))
     code, out, err = invoke("jobs", "prune", "--older-than", "0", "--dry-run")
     assert code == 0, err
     assert out.startswith("Would delete 6 finished jobs (ids 1, 2, 3, 4, 5, 6)")

@@ -201,9 +201,13 @@ def _lower_first(text: str) -> str:
 
 
 def db_path(option: Path | None) -> Path:
-    from stockscan.db import default_db_path
+    """The database file a command works on, named by the file, not the spelling: ``~``
+    expanded, symlinks and ``..`` resolved. Every command resolves it here once, so SQLite's
+    ``-wal`` and ``-shm``, the messages and the job locks all agree on one name whatever path
+    reached the file."""
+    from stockscan.db import canonical_path, default_db_path
 
-    return option.expanduser() if option is not None else default_db_path()
+    return canonical_path(option if option is not None else default_db_path())
 
 
 @contextmanager
