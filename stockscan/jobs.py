@@ -10,7 +10,6 @@ succeeded is redone when the job is resumed, by the same command or ``jobs resum
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -421,14 +420,6 @@ def _work(
                 f"interrupted; job {job_id} is left resumable: run the same command again "
                 f"or `stockscan jobs resume {job_id}`"
             ) from None
-        except sqlite3.Error as exc:
-            # The database refused a write (a full disk, an I/O error): the process is about
-            # to exit 5, so the job is left interrupted, not running under a dead owner. If
-            # the database refuses that too, the original error still ends the run, and the
-            # job's free lock lets the next run adopt it all the same.
-            with _signals_ignored(), suppress(sqlite3.Error), transaction(conn):
-                store.interrupt_job(conn, job_id, f"stopped by a database error: {describe(exc)}")
-            raise
         except SourceUnavailable as exc:
             with _signals_ignored(), transaction(conn):
                 store.interrupt_job(conn, job_id, str(exc))
@@ -437,12 +428,18 @@ def _work(
                 f"`stockscan jobs resume {job_id}`"
             ) from exc
         except Exception as exc:
-            # Whatever else ends the loop (a bug, a database error), the process is about to
-            # exit: the job must not stay `running` under an owner that is gone. A database
-            # that refuses this write too leaves it for the lock to tell (the next run or
-            # `jobs resume` adopts it); the original error is the one raised.
-            with _signals_ignored(), contextlib.suppress(sqlite3.Error), transaction(conn):
-                store.interrupt_job(conn, job_id, f"stopped by {type(exc).__name__}: {exc}")
+            # Whatever else ends the loop (the database refusing a write — a full disk, an I/O
+            # error — or a bug), the process is about to exit: the job must not stay `running`
+            # under an owner that is gone. A database that refuses this write too leaves it
+            # for the lock to tell (the next run or `jobs resume` adopts it); the original
+            # error is the one raised.
+            why = (
+                f"a database error: {describe(exc)}"
+                if isinstance(exc, sqlite3.Error)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            with _signals_ignored(), suppress(sqlite3.Error), transaction(conn):
+                store.interrupt_job(conn, job_id, f"stopped by {why}")
             raise
     return JobOutcome(finished, store.job_stocks(conn, job_id))
 
