@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,25 @@ def run_cli(
         env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
     )
+
+
+@contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A real small file system (tmpfs of ``size``, e.g. ``64k``, ``20m``) mounted on the new
+    folder ``where`` for a test of a full disk, unmounted afterwards. Mounting needs root (or
+    CAP_SYS_ADMIN): elsewhere the test is skipped, saying so."""
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def oracle(db: Path, *, dead_owners: bool = False, runs: Sequence[tuple[int, str]] = ()) -> None:

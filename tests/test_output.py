@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, tmpfs
 from tests.reliability.conftest import ROOT, harness_cmd, harness_env
 from tests.terminal import STOCKSCAN, run_pty, send
 
@@ -257,24 +257,14 @@ def test_a_job_that_failed_keeps_its_exit_code_when_stdout_fails_too(db_path: Pa
 
 @pytest.fixture
 def full_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs, filled up. Needs the right to mount (root, or CAP_SYS_ADMIN)."""
-    mount = tmp_path / "full"
-    mount.mkdir()
-    tried = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if tried.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {tried.stderr.strip() or tried.returncode}")
-    try:
+    """A 64 KiB tmpfs, filled up."""
+    with tmpfs(tmp_path / "full", "64k") as mount:
         filler = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
         with contextlib.suppress(OSError):
             while os.write(filler, b"\0" * 4096):
                 pass
         os.close(filler)
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_the_log_file_on_a_full_disk_is_one_error_and_the_job_is_done(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from stockscan import migrations
-from tests.conftest import oracle
+from tests.conftest import oracle, tmpfs
 from tests.first_release import build_first_release
 from tests.reliability.conftest import harness
 
@@ -38,19 +38,8 @@ def cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 20 MB file system (tmpfs), unmounted afterwards."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "20m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
 
 
 def contents(db: Path) -> dict[str, list[tuple[object, ...]]]:
