@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-
-def today_utc() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+from stockscan import clock
 
 
 def last_weekday(today: dt.date | None = None) -> dt.date:
     """``today`` if it is Monday–Friday, else the Friday before it."""
-    day = today or today_utc()
+    day = today or clock.today_utc()
     while day.weekday() >= 5:
         day -= dt.timedelta(days=1)
     return day
@@ -30,4 +28,4 @@ def market_today(now: dt.datetime | None = None) -> dt.date:
     other exchanges too: those west of India are behind it, and no session east of it opens on
     a date India has not reached (Tokyo opens at 05:30 IST, Sydney at 04:30, Wellington at
     02:30)."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(INDIA).date()
+    return (now or clock.now()).astimezone(INDIA).date()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stockscan import store
+from stockscan import clock, store
 from stockscan.db import transaction
 from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
 from stockscan.locks import lock_dir, owner_alive
@@ -153,10 +153,6 @@ def _changes(conn: sqlite3.Connection, *, dry_run: bool) -> Iterator[None]:
         pass
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _check_days(option: str, days: int) -> None:
     if days < 0:
         raise UsageError(f"{option} {days}: must be 0 or more days")
@@ -216,7 +212,7 @@ def prune_jobs(
 ) -> JobPrune:
     """Delete finished jobs that finished more than ``older_than_days`` days ago."""
     _check_days("--older-than", older_than_days)
-    cutoff = ((now or _now()) - dt.timedelta(days=older_than_days)).isoformat(
+    cutoff = ((now or clock.now()) - dt.timedelta(days=older_than_days)).isoformat(
         timespec="milliseconds"
     )
     report = JobPrune(cutoff=cutoff, dry_run=dry_run)
@@ -260,7 +256,7 @@ def prune_db(
             " days; an analysis reads two years of bars from the cache"
         )
     report = DbPrune(dry_run=dry_run, demo=demo)
-    pruned_at = _now().isoformat(timespec="seconds")
+    pruned_at = clock.now().isoformat(timespec="seconds")
     with _changes(conn, dry_run=dry_run):
         # The checks are made holding the write lock they protect: a job that started while
         # this command waited for the lock is seen here, and none can start until COMMIT.
@@ -303,14 +299,14 @@ def prune_db(
                 f" by `db prune --future-dated` on {pruned_at[:10]}",
             )
         if raw_older_than_days is not None:
-            before = (today or _now().date()) - dt.timedelta(days=raw_older_than_days)
+            before = (today or clock.now().date()) - dt.timedelta(days=raw_older_than_days)
             report.raw_before = before.isoformat()
             raw = store.raw_prune_effects(conn, report.raw_before)
             report.raw_results = raw["results"]
             report.raw_bytes = raw["raw_bytes_deleted"]
             store.prune_raw(conn, report.raw_before, pruned_at)
         if prices_unused_days is not None or prices_older_than_days is not None:
-            moment = now or _now()
+            moment = now or clock.now()
             if prices_unused_days is not None:
                 unused = moment - dt.timedelta(days=prices_unused_days)
                 report.prices_unused_before = unused.isoformat(timespec="seconds")

@@ -14,7 +14,6 @@ why PNG rather than plotly: a page a twentieth of the size, and charts that need
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import io
 import sqlite3
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from stockscan import __version__, store
+from stockscan import __version__, clock, store
 from stockscan.changes import events
 from stockscan.charts import require
 from stockscan.charts.bars import (
@@ -63,7 +62,7 @@ def gather(
     report = Report(
         job=job,
         stocks=stocks,
-        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        generated_at=clock.now_iso("seconds"),
     )
     job_dir = data_dir_of(job.get("params")) if job.get("source") == "csv" else None
     for stock in stocks:

@@ -111,8 +111,10 @@ def cron(
     # scan falls on another calendar day here.
     from zoneinfo import ZoneInfo
 
+    from stockscan import clock
+
     nse = ZoneInfo(NSE_TZ)
-    today = dt.datetime.now(nse).date()
+    today = clock.now().astimezone(nse).date()
     local = dt.datetime.combine(today, ist, nse).astimezone()
     days = {-1: "0-4", 0: "1-5", 1: "2-6"}[(local.date() - today).days]
     command = [

@@ -7,7 +7,6 @@ early and stays resumable). Nothing falls back from one source to another.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from stockscan import clock
 from stockscan.analysis.model import Bars
 from stockscan.errors import UsageError
 
@@ -58,7 +58,7 @@ def provenance_of(source: PriceSource, ticker: str) -> Provenance:
         found = describe(ticker)
         if isinstance(found, Provenance):
             return found
-    return Provenance(fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    return Provenance(fetched_at=clock.now_iso("seconds"))
 
 
 @dataclass(frozen=True)

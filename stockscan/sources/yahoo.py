@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from stockscan import clock
 from stockscan.analysis.model import Bars
 from stockscan.errors import SourceUnavailable, StockError, UsageError
 from stockscan.sources import Provenance
@@ -178,7 +179,7 @@ class YahooSource:
         max_requests_per_s: float | None = None,
         workers: int = DEFAULT_WORKERS,
         sleep: Callable[[float], object] = time.sleep,
-        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        now: Callable[[], dt.datetime] = clock.now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= workers <= MAX_WORKERS:
