@@ -453,7 +453,6 @@ def _process_stock(
 ) -> StockOutcome:
     from stockscan.analysis import analyze, position_size
     from stockscan.analysis.validation import check_not_after
-    from stockscan.sources import provenance_of
 
     detail_id, ticker, position = stock.detail_id, stock.ticker, stock.position
     if stock.attempts >= MAX_STOCK_ATTEMPTS:
@@ -472,9 +471,8 @@ def _process_stock(
         store.start_stock(conn, job_id, detail_id)
     checkpoint("started", position)
     try:
-        bars = source.fetch(ticker)
+        bars, provenance = source.fetch(ticker)
         check_not_after(bars, market_today())
-        provenance = provenance_of(source, ticker)
         checkpoint("fetched", position)
         if request.skip_unchanged:
             kept = _keep_unchanged(conn, job_id, stock, source.name, bars, request)

@@ -11,18 +11,17 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from stockscan import jobs, store
 from stockscan.errors import SourceUnavailable, StockError
-from stockscan.sources import get_source, provenance_of
+from stockscan.sources import get_source
 from stockscan.sources.cache import PriceCache, next_final_bar
 from stockscan.sources.demo import demo_bars
 from stockscan.sources.yahoo import BAR_FINAL_AFTER, YahooSource
+from tests.fakes import FakeMarket, market_frame
 
 IST = "Asia/Kolkata"
-EPOCH = pd.Timestamp("2025-01-01")
 FRIDAY = "2026-11-27"
 MONDAY = "2026-11-30"
 # Captured before the autouse fixture blocks the network, for the one test allowed to use it.
@@ -36,54 +35,6 @@ def ist(day: str, hh: int, mm: int = 0) -> dt.datetime:
         tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))
     )
     return local.astimezone(dt.UTC)
-
-
-def market_frame(end: str, *, start: str = "2025-06-02", scale: float = 1.0) -> pd.DataFrame:
-    """What ``Ticker.history(auto_adjust=True)`` returns: each date's prices are a fixed
-    function of the date, so a longer frame extends a shorter one unless ``scale`` (a split
-    re-adjusting history) changes them."""
-    index = pd.bdate_range(start=start, end=end, tz=IST, name="Date")
-    days = np.asarray((index.tz_localize(None) - EPOCH).days, dtype="float64")
-    close = (100 + 0.05 * days + 3 * np.sin(days / 9)) * scale
-    return pd.DataFrame(
-        {
-            "Open": close - 0.5 * scale,
-            "High": close + 1 * scale,
-            "Low": close - 1 * scale,
-            "Close": close,
-            "Volume": np.full(len(index), 1000, dtype="int64"),
-            "Dividends": 0.0,
-            "Stock Splits": 0.0,
-        },
-        index=index,
-    )
-
-
-class FakeMarket:
-    """Stands in for ``yfinance.Ticker``: ``frames[ticker]`` is everything Yahoo has;
-    ``errors`` are raised first, one per call."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, pd.DataFrame] = {}
-        self.errors: list[BaseException] = []
-        self.calls: list[dict[str, object]] = []
-
-    def __call__(self, ticker: str) -> FakeMarket.Ticker:
-        return FakeMarket.Ticker(self, ticker)
-
-    class Ticker:
-        def __init__(self, market: FakeMarket, ticker: str) -> None:
-            self.market, self.ticker = market, ticker
-
-        def history(self, **kwargs: object) -> pd.DataFrame:
-            self.market.calls.append({"ticker": self.ticker, **kwargs})
-            if self.market.errors:
-                raise self.market.errors.pop(0)
-            frame = self.market.frames.get(self.ticker, market_frame(FRIDAY).iloc[0:0])
-            if "start" in kwargs:
-                start = pd.Timestamp(str(kwargs["start"])).tz_localize(IST)
-                return frame[frame.index >= start]
-            return frame
 
 
 @pytest.fixture
@@ -116,7 +67,7 @@ def test_cold_fetch_is_one_request_and_fills_the_cache(
 ) -> None:
     market.frames["TCS.NS"] = market_frame(FRIDAY)
     source = yahoo(conn, ist(FRIDAY, 18))
-    bars = source.fetch("TCS.NS")
+    bars = source.fetch("TCS.NS").bars
     assert source.calls == 1 and market.calls[0]["period"] == "2y"
     assert str(bars.dates[-1]) == FRIDAY and bars.last_bar_complete
     assert cached_dates(conn, "TCS.NS")[-1] == FRIDAY
@@ -136,14 +87,13 @@ def test_rerun_before_a_new_bar_can_exist_needs_no_network(
     conn: sqlite3.Connection, market: FakeMarket, later: dt.datetime
 ) -> None:
     market.frames["TCS.NS"] = market_frame(FRIDAY)
-    first = yahoo(conn, ist(FRIDAY, 18)).fetch("TCS.NS")
+    first = yahoo(conn, ist(FRIDAY, 18)).fetch("TCS.NS").bars
     market.calls.clear()
     source = yahoo(conn, later)
-    again = source.fetch("TCS.NS")
+    again, provenance = source.fetch("TCS.NS")
     assert market.calls == [] and source.calls == 0
     assert np.array_equal(again.dates, first.dates) and np.array_equal(again.close, first.close)
-    provenance = source.provenance("TCS.NS")
-    assert provenance is not None and provenance.from_cache
+    assert provenance.from_cache
     assert provenance.fetched_at == ist(FRIDAY, 18).isoformat(timespec="seconds")
 
 
@@ -155,7 +105,7 @@ def test_next_day_is_one_small_request_with_overlap(
     market.calls.clear()
     market.frames["TCS.NS"] = market_frame(MONDAY)
     source = yahoo(conn, ist(MONDAY, 18))
-    bars = source.fetch("TCS.NS")
+    bars = source.fetch("TCS.NS").bars
     assert source.calls == 1
     assert market.calls[0]["start"] == "2026-11-20" and "period" not in market.calls[0]
     assert str(bars.dates[-1]) == MONDAY
@@ -172,7 +122,7 @@ def test_split_that_changes_history_refetches_everything(
     market.calls.clear()
     market.frames["TCS.NS"] = market_frame(MONDAY, scale=0.5)  # a 2:1 split, re-adjusted
     source = yahoo(conn, ist(MONDAY, 18))
-    bars = source.fetch("TCS.NS")
+    bars = source.fetch("TCS.NS").bars
     assert [("start" in c, "period" in c) for c in market.calls] == [(True, False), (False, True)]
     assert np.allclose(bars.close, market.frames["TCS.NS"]["Close"].to_numpy())
     cached = store.price_bars(conn, "yahoo", "TCS.NS", True)
@@ -195,7 +145,7 @@ def test_nan_pre_open_row_is_never_cached(conn: sqlite3.Connection, market: Fake
     frame.iloc[-1, frame.columns.get_loc("Close")] = np.nan
     frame.iloc[-1, frame.columns.get_loc("Open")] = np.nan
     market.frames["TCS.NS"] = frame
-    bars = yahoo(conn, ist("2026-12-01", 9)).fetch("TCS.NS")
+    bars = yahoo(conn, ist("2026-12-01", 9)).fetch("TCS.NS").bars
     assert str(bars.dates[-1]) == MONDAY
     assert cached_dates(conn, "TCS.NS")[-1] == MONDAY
     assert not any(np.isnan(row[4]) for row in store.price_bars(conn, "yahoo", "TCS.NS", True))
@@ -206,12 +156,12 @@ def test_a_partial_bar_is_analysed_when_asked_but_never_cached(
 ) -> None:
     market.frames["TCS.NS"] = market_frame(MONDAY)
     source = yahoo(conn, ist(MONDAY, 11), keep_partial=True)
-    bars = source.fetch("TCS.NS")
+    bars = source.fetch("TCS.NS").bars
     assert str(bars.dates[-1]) == MONDAY and not bars.last_bar_complete
     assert cached_dates(conn, "TCS.NS")[-1] == FRIDAY
     # While the market may be open, a keep_partial re-run asks again for the moving bar.
     market.calls.clear()
-    again = yahoo(conn, ist(MONDAY, 12), keep_partial=True).fetch("TCS.NS")
+    again = yahoo(conn, ist(MONDAY, 12), keep_partial=True).fetch("TCS.NS").bars
     assert len(market.calls) == 1 and "start" in market.calls[0]
     assert str(again.dates[-1]) == MONDAY and not again.last_bar_complete
 
@@ -354,7 +304,7 @@ def test_demo_csv_and_yahoo_never_mix(
         "BBB.NS": ("csv", csv_bars.close[-1]),
         "CCC.NS": ("yahoo", market_frame(FRIDAY)["Close"].iloc[-1]),
     }
-    if str(demo.fetch("AAA.NS").dates[-1]) != FRIDAY:
+    if str(demo.fetch("AAA.NS").bars.dates[-1]) != FRIDAY:
         pytest.skip("the demo's last weekday is not the fake market's Friday")
     run_job(conn, db_path, "AAA.NS", "demo", demo)
     run_job(conn, db_path, "BBB.NS", "csv", csv)
@@ -363,7 +313,7 @@ def test_demo_csv_and_yahoo_never_mix(
         row = store.result_detail(conn, ticker)
         assert row is not None and row["analysis_source"] == source_name
         assert row["close"] == pytest.approx(close), ticker
-    assert provenance_of(demo, "AAA.NS").source_version is None
+    assert demo.fetch("AAA.NS").provenance.source_version is None
     assert {(r[0], r[1]) for r in conn.execute("SELECT source, ticker FROM price_bars")} == {
         ("yahoo", "CCC.NS")
     }
@@ -395,10 +345,10 @@ def test_real_yahoo_then_the_cache(
         else:
             monkeypatch.delenv(var, raising=False)
     source = YahooSource(cache=PriceCache(conn), retries=1)
-    bars = source.fetch("TCS.NS")
+    bars = source.fetch("TCS.NS").bars
     assert len(bars) > 200 and source.calls >= 1
     again = YahooSource(cache=PriceCache(conn))
-    assert np.array_equal(again.fetch("TCS.NS").close[:-5], bars.close[:-5])
+    assert np.array_equal(again.fetch("TCS.NS").bars.close[:-5], bars.close[:-5])
     assert again.calls <= 1
 
 

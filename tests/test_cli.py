@@ -247,3 +247,28 @@ def test_the_command_of_a_command_line(args: list[str], command: str | None) -> 
     from stockscan.cli import command_of
 
     assert command_of(args) == command
+
+
+def test_analyze_builds_its_source_once_and_gives_it_the_jobs_price_cache(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stockscan.sources
+    from stockscan.sources.cache import PriceCache
+    from tests.fakes import FakeSource
+
+    class Recording(FakeSource):
+        def use_cache(self, cache: PriceCache) -> None:
+            self.caches.append(cache)
+
+    built: list[Recording] = []
+
+    def get_source(name: str, data_dir: Path | None = None, **options: object) -> Recording:
+        built.append(Recording(name=name))
+        built[-1].caches = []  # type: ignore[attr-defined]
+        return built[-1]
+
+    monkeypatch.setattr(stockscan.sources, "get_source", get_source)
+    code, _, err = invoke("analyze", "--source", "demo", "A.NS", "B.NS")
+    assert code == 0, err
+    assert len(built) == 1 and built[0].calls == ["A.NS", "B.NS"]
+    assert len(built[0].caches) == 1  # type: ignore[attr-defined]

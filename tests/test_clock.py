@@ -20,7 +20,9 @@ def test_a_frozen_clock_sets_every_now_of_the_program() -> None:
         assert clock.today_utc() == dt.date(2026, 11, 28)
         assert market.last_weekday() == dt.date(2026, 11, 27)
         assert market.market_today() == dt.date(2026, 11, 28)
-        assert str(DemoSource().fetch("TCS.NS").dates[-1]) == "2026-11-27"
+        bars, provenance = DemoSource().fetch("TCS.NS")
+        assert str(bars.dates[-1]) == "2026-11-27"
+        assert provenance.fetched_at == "2026-11-28T01:00:00+00:00"
         assert YahooSource().now() == SATURDAY_IST_MORNING
     assert clock.now() != SATURDAY_IST_MORNING
 

@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from stockscan import jobs, store
@@ -21,7 +20,8 @@ from stockscan.sources.cache import PriceCache
 from stockscan.sources.pool import FetchAhead, RateBudget
 from stockscan.sources.yahoo import DEFAULT_MAX_RPS, DEFAULT_WORKERS, YahooSource
 from tests.conftest import oracle
-from tests.test_cache import FRIDAY, MONDAY, FakeMarket, ist, market_frame
+from tests.fakes import FakeMarket, market_frame
+from tests.test_cache import FRIDAY, MONDAY, ist
 
 TICKERS = tuple(f"P{i:02d}.NS" for i in range(12))
 
@@ -194,39 +194,11 @@ def test_close_stops_the_pool_without_waiting_for_hung_downloads() -> None:
 # --- the yahoo source and the job loop over a fake yfinance --------------------------------------
 
 
-class SlowMarket(FakeMarket):
-    """The fake market of test_cache with latency, counting requests in flight."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds = seconds
-        self.running = 0
-        self.most = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, ticker: str) -> FakeMarket.Ticker:
-        market = self
-
-        class Ticker(FakeMarket.Ticker):
-            def history(self, **kwargs: object) -> pd.DataFrame:
-                with market.lock:
-                    market.running += 1
-                    market.most = max(market.most, market.running)
-                time.sleep(market.seconds)
-                try:
-                    return super().history(**kwargs)
-                finally:
-                    with market.lock:
-                        market.running -= 1
-
-        return Ticker(self, ticker)
-
-
 @pytest.fixture
-def slow_market(monkeypatch: pytest.MonkeyPatch) -> SlowMarket:
+def slow_market(monkeypatch: pytest.MonkeyPatch) -> FakeMarket:
     import yfinance
 
-    fake = SlowMarket(0.03)
+    fake = FakeMarket(latency_s=0.03)
     for i, ticker in enumerate(TICKERS):
         fake.frames[ticker] = market_frame(FRIDAY, scale=1 + i / 10)
     monkeypatch.setattr(yfinance, "Ticker", fake)
@@ -252,7 +224,7 @@ def results(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
 
 
 def test_pool_gives_the_results_of_one_request_at_a_time(
-    conn: sqlite3.Connection, db_path: Path, slow_market: SlowMarket, tmp_path: Path
+    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket, tmp_path: Path
 ) -> None:
     from stockscan.db import open_db
 
@@ -274,7 +246,7 @@ def test_pool_gives_the_results_of_one_request_at_a_time(
 
 
 def test_pool_next_day_is_one_small_request_per_ticker_and_same_day_none(
-    conn: sqlite3.Connection, db_path: Path, slow_market: SlowMarket
+    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
 ) -> None:
     scan(conn, db_path, ist(FRIDAY, 18), workers=4)
     slow_market.calls.clear()
@@ -289,7 +261,7 @@ def test_pool_next_day_is_one_small_request_per_ticker_and_same_day_none(
 
 
 def test_pool_split_in_one_ticker_refetches_only_its_history(
-    conn: sqlite3.Connection, db_path: Path, slow_market: SlowMarket
+    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
 ) -> None:
     scan(conn, db_path, ist(FRIDAY, 18), workers=4)
     for i, ticker in enumerate(TICKERS):
@@ -307,7 +279,7 @@ def test_pool_split_in_one_ticker_refetches_only_its_history(
 
 
 def test_pool_network_down_trips_the_breaker_and_stops_the_workers(
-    conn: sqlite3.Connection, db_path: Path, slow_market: SlowMarket
+    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
 ) -> None:
     slow_market.errors = [OSError("Could not resolve host") for _ in range(1000)]
     with pytest.raises(SourceUnavailable, match="network looks down"):
@@ -326,7 +298,7 @@ def test_pool_network_down_trips_the_breaker_and_stops_the_workers(
 
 
 def test_pool_rate_limit_outlasting_retries_stops_the_run_resumable(
-    conn: sqlite3.Connection, db_path: Path, slow_market: SlowMarket
+    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
 ) -> None:
     from yfinance.exceptions import YFRateLimitError
 

@@ -14,12 +14,13 @@ from stockscan.errors import SourceUnavailable, StockError, UsageError
 from stockscan.sources import get_source
 from stockscan.sources.demo import DemoSource, demo_bars
 from stockscan.sources.yahoo import YahooSource, normalise_history
+from tests.fakes import FakeMarket
 
 # --- demo ------------------------------------------------------------------------------------
 
 
 def test_demo_is_deterministic_and_old_bars_never_change() -> None:
-    friday = DemoSource(today=dt.date(2026, 11, 28)).fetch("TCS.NS")  # a Saturday
+    friday = DemoSource(today=dt.date(2026, 11, 28)).fetch("TCS.NS").bars  # a Saturday
     assert str(friday.dates[-1]) == "2026-11-27"
     assert len(friday) == 400
     later = demo_bars("TCS.NS", np.datetime64("2027-03-01"))
@@ -48,7 +49,7 @@ def test_csv_reads_any_case_and_order_and_ignores_extra_columns(tmp_path: Path) 
         "900,11,11,12,9,10,2026-01-06\n"
         "1000,10.5,10.5,11,9.5,10,2026-01-05\n",
     )
-    bars = get_source("csv", tmp_path).fetch("A.NS")
+    bars = get_source("csv", tmp_path).fetch("A.NS").bars
     assert [str(d) for d in bars.dates] == ["2026-01-05", "2026-01-06"]  # sorted
     assert bars.close.tolist() == [10.5, 11.0] and bars.volume.tolist() == [1000.0, 900.0]
 
@@ -146,79 +147,61 @@ def test_bad_frames_are_typed_errors() -> None:
     assert info.value.kind == "bad_data"
 
 
-class FakeTicker:
-    """Stands in for yfinance.Ticker: answers `history` from a script of frames/exceptions."""
-
-    script: list[object] = []
-    calls: list[dict[str, object]] = []
-
-    def __init__(self, ticker: str) -> None:
-        self.ticker = ticker
-
-    def history(self, **kwargs: object) -> pd.DataFrame:
-        FakeTicker.calls.append({"ticker": self.ticker, **kwargs})
-        step = FakeTicker.script.pop(0)
-        if isinstance(step, BaseException):
-            raise step
-        assert isinstance(step, pd.DataFrame)
-        return step
-
-
 @pytest.fixture
-def fake_yf(monkeypatch: pytest.MonkeyPatch) -> type[FakeTicker]:
+def market(monkeypatch: pytest.MonkeyPatch) -> FakeMarket:
     import yfinance
 
-    FakeTicker.script = []
-    FakeTicker.calls = []
-    monkeypatch.setattr(yfinance, "Ticker", FakeTicker)
-    return FakeTicker
+    fake = FakeMarket()
+    monkeypatch.setattr(yfinance, "Ticker", fake)
+    return fake
 
 
 def source() -> YahooSource:
     return YahooSource(sleep=lambda s: None, now=lambda: ist(2026, 11, 28, 10))
 
 
-def test_yahoo_asks_explicitly_and_shows_errors(fake_yf: type[FakeTicker]) -> None:
+def test_yahoo_asks_explicitly_and_shows_errors(market: FakeMarket) -> None:
     import yfinance
 
-    fake_yf.script = [history_frame()]
-    bars = source().fetch("TCS.NS")
+    market.frames["TCS.NS"] = history_frame()
+    bars = source().fetch("TCS.NS").bars
     assert len(bars) == 300
-    call = fake_yf.calls[0]
+    call = market.calls[0]
     assert call["auto_adjust"] is True and call["interval"] == "1d" and call["timeout"]
     assert yfinance.config.debug.hide_exceptions is False
 
 
-def test_yahoo_retries_transient_failures(fake_yf: type[FakeTicker]) -> None:
+def test_yahoo_retries_transient_failures(market: FakeMarket) -> None:
     from yfinance.exceptions import YFRateLimitError
 
-    fake_yf.script = [YFRateLimitError(), ConnectionError("reset"), history_frame()]
-    assert len(source().fetch("TCS.NS")) == 300
-    assert len(fake_yf.calls) == 3
+    market.errors = [YFRateLimitError(), ConnectionError("reset")]
+    market.frames["TCS.NS"] = history_frame()
+    assert len(source().fetch("TCS.NS").bars) == 300
+    assert len(market.calls) == 3
 
 
-def test_yahoo_rate_limit_that_outlasts_retries_stops_the_run(fake_yf: type[FakeTicker]) -> None:
+def test_yahoo_rate_limit_that_outlasts_retries_stops_the_run(market: FakeMarket) -> None:
     from yfinance.exceptions import YFRateLimitError
 
-    fake_yf.script = [YFRateLimitError() for _ in range(4)]
+    market.errors = [YFRateLimitError() for _ in range(4)]
     with pytest.raises(SourceUnavailable, match="rate-limiting"):
         source().fetch("TCS.NS")
 
 
-def test_yahoo_network_down_for_one_ticker_stops_the_run(fake_yf: type[FakeTicker]) -> None:
+def test_yahoo_network_down_for_one_ticker_stops_the_run(market: FakeMarket) -> None:
     """A network failure that outlasts the retries is never a stock's failure (issue 15)."""
     yahoo = source()
-    fake_yf.script = [OSError("dns") for _ in range(8)]
+    market.errors = [OSError("dns") for _ in range(8)]
     with pytest.raises(SourceUnavailable, match="network looks down") as stopped:
         yahoo.fetch("A.NS")
     assert isinstance(stopped.value.__cause__, StockError)
     assert stopped.value.__cause__.kind == "network"
 
 
-def test_yahoo_unknown_symbol_is_not_retried(fake_yf: type[FakeTicker]) -> None:
+def test_yahoo_unknown_symbol_is_not_retried(market: FakeMarket) -> None:
     from yfinance.exceptions import YFTzMissingError
 
-    fake_yf.script = [YFTzMissingError("NOPE.NS")]
+    market.errors = [YFTzMissingError("NOPE.NS")]
     with pytest.raises(StockError) as info:
         source().fetch("NOPE.NS")
-    assert info.value.kind == "invalid_symbol" and len(fake_yf.calls) == 1
+    assert info.value.kind == "invalid_symbol" and len(market.calls) == 1

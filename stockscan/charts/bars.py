@@ -106,7 +106,7 @@ def source_bars(conn: sqlite3.Connection, row: dict[str, Any], *, data_dir: str 
                 f"{ticker}: the CSV directory of this result is unknown (its job was pruned)"
             )
         try:
-            return CsvSource(Path(data_dir)).fetch(ticker)
+            return CsvSource(Path(data_dir)).read(ticker)
         except StockError as exc:
             raise ChartUnavailable(f"{ticker}: cannot re-read its CSV: {exc.message}") from None
     raise ChartUnavailable(

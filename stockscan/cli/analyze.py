@@ -163,13 +163,16 @@ def run_job(
         skip_unchanged=skip_unchanged,
         keep_partial=keep_partial,
     )
-    # A usage error exits 2 before the database opens.
-    get_source(request.source, data_dir, keep_partial=keep_partial, tuning=tuning)
+    # Built once, here: a usage error exits 2 before the database opens.
+    price_source = get_source(request.source, data_dir, keep_partial=keep_partial, tuning=tuning)
     reporter = _reporter(json_output, quiet, request.source, log_file)
     try:
         with database(db) as conn:
+            from stockscan.sources.cache import PriceCache
+
             # The price cache lives in the job's database (stockscan.sources.cache).
-            outcome = jobs.run(conn, db_path(db), request, reporter, tuning=tuning)
+            price_source.use_cache(PriceCache(conn))
+            outcome = jobs.run(conn, db_path(db), request, reporter, source=price_source)
     finally:
         reporter.close()
     _finish(outcome, json_output, reporter)

@@ -1,8 +1,9 @@
 """Price sources: where daily bars come from. The only package that talks to the outside world.
 
-Each source turns one ticker into ``Bars`` or raises ``StockError`` (a per-stock failure that
-the job records) or ``SourceUnavailable`` (the provider is down or throttling: the job stops
-early and stays resumable). Nothing falls back from one source to another.
+Each source turns one ticker into ``Fetched`` (its ``Bars`` and their ``Provenance``) or raises
+``StockError`` (a per-stock failure that the job records) or ``SourceUnavailable`` (the provider
+is down or throttling: the job stops early and stays resumable). Nothing falls back from one
+source to another.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from stockscan import clock
 from stockscan.analysis.model import Bars
@@ -25,21 +26,6 @@ SourceName = Literal["yahoo", "demo", "csv"]
 SOURCE_NAMES: tuple[SourceName, ...] = ("yahoo", "demo", "csv")
 
 
-class PriceSource(Protocol):
-    @property
-    def name(self) -> SourceName:
-        """What results from this source are labelled with (``analysis_source``)."""
-        ...
-
-    def fetch(self, ticker: str) -> Bars:
-        """Daily bars for ``ticker``, oldest first."""
-        ...
-
-
-# A source may also fetch ahead of the job loop: ``prefetch(tickers)`` starts it, in the order
-# the loop will call ``fetch``, and ``close()`` stops it (see ``fetching_ahead``).
-
-
 @dataclass(frozen=True)
 class Provenance:
     """Where the bars of one fetch came from, stored with the result they produced."""
@@ -49,16 +35,45 @@ class Provenance:
     auto_adjust: bool | None = None  # yahoo only: split/dividend-adjusted OHLC
     from_cache: bool = False  # True when no request was made for these bars
 
+    @classmethod
+    def read_now(cls) -> Provenance:
+        """Bars read just now from nothing with a version worth recording (demo, csv)."""
+        return cls(fetched_at=clock.now_iso("seconds"))
 
-def provenance_of(source: PriceSource, ticker: str) -> Provenance:
-    """The provenance of ``source``'s last fetch of ``ticker``. A source that keeps none (demo,
-    csv, test fakes) read its bars just now, from nothing with a version worth recording."""
-    describe = getattr(source, "provenance", None)
-    if callable(describe):
-        found = describe(ticker)
-        if isinstance(found, Provenance):
-            return found
-    return Provenance(fetched_at=clock.now_iso("seconds"))
+
+class Fetched(NamedTuple):
+    """What one ``fetch`` returns: the ticker's bars and where they came from."""
+
+    bars: Bars
+    provenance: Provenance
+
+
+class PriceSource(Protocol):
+    """A price source. ``fetch`` is required; a source that can fetch ahead of the job loop
+    overrides ``prefetch`` and ``close`` (yahoo does, on a bounded pool of threads), and the
+    others inherit them as no-ops by subclassing this protocol."""
+
+    @property
+    def name(self) -> SourceName:
+        """What results from this source are labelled with (``analysis_source``)."""
+        ...
+
+    def fetch(self, ticker: str) -> Fetched:
+        """Daily bars for ``ticker``, oldest first, with their provenance."""
+        ...
+
+    def prefetch(self, tickers: Sequence[str]) -> None:
+        """Start fetching ``tickers`` ahead, in the order the loop will call ``fetch``."""
+        return None
+
+    def close(self) -> None:
+        """Stop fetching ahead (whatever ends the loop); never blocks."""
+        return None
+
+    def use_cache(self, cache: PriceCache) -> None:
+        """Keep bars in ``cache`` (the job's database) between runs, if this source keeps any
+        (yahoo does); the others have nothing to keep. Called before the first ``fetch``."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -150,12 +165,8 @@ def get_source(
 def fetching_ahead(source: PriceSource, tickers: Sequence[str]) -> Iterator[None]:
     """Let ``source`` fetch ``tickers`` ahead of the job loop, if it can (yahoo does, on a
     bounded pool of threads), and stop it on the way out, however the loop ends."""
-    prefetch, close = getattr(source, "prefetch", None), getattr(source, "close", None)
-    if prefetch is None or close is None:
-        yield
-        return
-    prefetch(tickers)
+    source.prefetch(tickers)
     try:
         yield
     finally:
-        close()
+        source.close()

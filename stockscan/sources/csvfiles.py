@@ -17,11 +17,12 @@ import numpy as np
 
 from stockscan.analysis.model import Bars
 from stockscan.errors import StockError
+from stockscan.sources import Fetched, PriceSource, Provenance
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 
 
-class CsvSource:
+class CsvSource(PriceSource):
     name: Final = "csv"
 
     def __init__(self, data_dir: Path) -> None:
@@ -30,7 +31,11 @@ class CsvSource:
     def path_for(self, ticker: str) -> Path:
         return self.data_dir / f"{ticker}.csv"
 
-    def fetch(self, ticker: str) -> Bars:
+    def fetch(self, ticker: str) -> Fetched:
+        return Fetched(self.read(ticker), Provenance.read_now())
+
+    def read(self, ticker: str) -> Bars:
+        """The bars of ``DIR/<TICKER>.csv`` (what a chart redraws, fetching nothing)."""
         path = self.path_for(ticker)
         try:
             handle = path.open(newline="", encoding="utf-8-sig")

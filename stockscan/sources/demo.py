@@ -17,20 +17,21 @@ import numpy as np
 
 from stockscan.analysis.model import Bars
 from stockscan.market import last_weekday
+from stockscan.sources import Fetched, PriceSource, Provenance
 
 EPOCH = np.datetime64("2021-01-01", "D")
 HORIZON_BARS = 10000  # weekdays from EPOCH: covers dates to the 2050s
 BARS_RETURNED = 400  # enough for SMA-200 and the 52-week range, with room to spare
 
 
-class DemoSource:
+class DemoSource(PriceSource):
     name: Final = "demo"
 
     def __init__(self, today: dt.date | None = None) -> None:
         self.end = np.datetime64(last_weekday(today), "D")
 
-    def fetch(self, ticker: str) -> Bars:
-        return demo_bars(ticker, self.end)
+    def fetch(self, ticker: str) -> Fetched:
+        return Fetched(demo_bars(ticker, self.end), Provenance.read_now())
 
 
 def _weekdays() -> np.ndarray:

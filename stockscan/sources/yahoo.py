@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from stockscan import clock
 from stockscan.analysis.model import Bars
 from stockscan.errors import SourceUnavailable, StockError, UsageError
-from stockscan.sources import Provenance
+from stockscan.sources import Fetched, PriceSource, Provenance
 from stockscan.sources.pool import FetchAhead, RateBudget, Stopped
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class _Download:
     at: dt.datetime  # when the request that answered was sent
 
 
-class YahooSource:
+class YahooSource(PriceSource):
     name: Final = "yahoo"
 
     def __init__(
@@ -213,16 +213,14 @@ class YahooSource:
         self._tripped: str | None = None  # why the run stops (set once)
         self._last_failure: tuple[StockError, str] | None = None
         self._stop: threading.Event | None = None
-        self._provenance: dict[str, Provenance] = {}
         self._ahead: FetchAhead[_Plan, _Download] | None = None
 
     @property
     def min_interval_s(self) -> float:
         return self.budget.interval_s
 
-    def provenance(self, ticker: str) -> Provenance | None:
-        """Where the bars of the last ``fetch(ticker)`` came from."""
-        return self._provenance.get(ticker)
+    def use_cache(self, cache: PriceCache) -> None:
+        self.cache = cache
 
     # --- the job loop's three calls ---------------------------------------------------------
 
@@ -242,10 +240,11 @@ class YahooSource:
             self._ahead.close()
             self._ahead = None
 
-    def fetch(self, ticker: str) -> Bars:
-        """The ticker's bars: from the cache when no new bar can exist yet; else the bars
-        after the newest cached one, whose overlap must agree with the cache; else (a cold
-        cache, or history re-adjusted by a split or dividend) the whole period again."""
+    def fetch(self, ticker: str) -> Fetched:
+        """The ticker's bars and where they came from: from the cache when no new bar can exist
+        yet; else the bars after the newest cached one, whose overlap must agree with the
+        cache; else (a cold cache, or history re-adjusted by a split or dividend) the whole
+        period again."""
         ahead = self._ahead.take(ticker) if self._ahead is not None else None
         if ahead is None:  # not prefetched: plan and download here
             plan, download = self._plan(ticker, stop=None)
@@ -261,8 +260,7 @@ class YahooSource:
             return self._from_cache(ticker, plan)
         fresh = normalise_history(got.frame, ticker, now=got.at, keep_partial=self.keep_partial)
         if self.cache is None:
-            self._remember(ticker, got.at, _version(), from_cache=False)
-            return fresh
+            return Fetched(fresh, self._provenance(got.at, _version(), from_cache=False))
         if "start" in plan.span:
             from stockscan.sources.cache import agrees, complete_only, join
 
@@ -270,8 +268,8 @@ class YahooSource:
                 self.name, ticker, self.auto_adjust, since=self._window_start(got.at)
             )
             if cached is not None and agrees(cached, fresh):
-                self._save(self.cache, ticker, complete_only(fresh), got, replace=False)
-                return join(cached, fresh)
+                saved = self._save(self.cache, ticker, complete_only(fresh), got, replace=False)
+                return Fetched(join(cached, fresh), saved)
             # Yahoo re-adjusted this ticker's history (a split or dividend) since it was
             # cached: every cached bar is now on the wrong scale.
             return self._whole_history(ticker, self.cache)
@@ -301,27 +299,26 @@ class YahooSource:
         download = functools.partial(self._download, ticker, span, stop=stop)
         return _Plan(now, span, record), download
 
-    def _from_cache(self, ticker: str, plan: _Plan) -> Bars:
+    def _from_cache(self, ticker: str, plan: _Plan) -> Fetched:
         assert self.cache is not None and plan.record is not None
         cached = self.cache.bars(
             self.name, ticker, self.auto_adjust, since=self._window_start(plan.now)
         )
         if cached is None:  # a record without bars: trust neither
             return self._whole_history(ticker, self.cache)
-        self._remember(ticker, plan.record.fetched_at, plan.record.source_version, True)
-        return cached
+        provenance = self._provenance(plan.record.fetched_at, plan.record.source_version, True)
+        return Fetched(cached, provenance)
 
-    def _whole_history(self, ticker: str, cache: PriceCache) -> Bars:
+    def _whole_history(self, ticker: str, cache: PriceCache) -> Fetched:
         span = {"period": self.period}
         got = self._received(ticker, functools.partial(self._download, ticker, span, stop=None))
         return self._saved(ticker, cache, got)
 
-    def _saved(self, ticker: str, cache: PriceCache, got: _Download) -> Bars:
+    def _saved(self, ticker: str, cache: PriceCache, got: _Download) -> Fetched:
         from stockscan.sources.cache import complete_only
 
         bars = normalise_history(got.frame, ticker, now=got.at, keep_partial=self.keep_partial)
-        self._save(cache, ticker, complete_only(bars), got, replace=True)
-        return bars
+        return Fetched(bars, self._save(cache, ticker, complete_only(bars), got, replace=True))
 
     def _received(self, ticker: str, download: Callable[[], _Download]) -> _Download:
         """Run (or wait for) one download and apply the breaker, in the job's order: a
@@ -387,7 +384,7 @@ class YahooSource:
 
     def _save(
         self, cache: PriceCache, ticker: str, bars: Bars, got: _Download, *, replace: bool
-    ) -> None:
+    ) -> Provenance:
         tz = getattr(got.frame.index, "tz", None)
         version = _version()
         cache.save(
@@ -395,12 +392,12 @@ class YahooSource:
             exchange_tz=str(tz) if tz is not None else None, source_version=version,
             replace=replace,
         )  # fmt: skip
-        self._remember(ticker, got.at, version, from_cache=False)
+        return self._provenance(got.at, version, from_cache=False)
 
-    def _remember(
-        self, ticker: str, fetched_at: dt.datetime, version: str | None, from_cache: bool
-    ) -> None:
-        self._provenance[ticker] = Provenance(
+    def _provenance(
+        self, fetched_at: dt.datetime, version: str | None, from_cache: bool
+    ) -> Provenance:
+        return Provenance(
             fetched_at=fetched_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
             source_version=version,
             auto_adjust=self.auto_adjust,

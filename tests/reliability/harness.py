@@ -4,18 +4,18 @@
 
 ``STOCKSCAN_HARNESS`` holds JSON saying what to do to this one process:
 
-- ``"source"``: replace every price source by a fake one (deterministic bars per ticker,
-  named ``demo``) that can fail on chosen calls: ``{"fail": {"T.NS": "no_data"}, "bad": ["T.NS"],
-  "unavailable_at": 3, "hang_at": 2, "fail_at": 4, "delay_s": 0.2, "messages": {"T.NS": "…"}}``
-  (calls are counted from 1 in this process; ``delay_s``: every call takes that long;
-  ``messages``: the error message of a ticker in ``fail``).
+- ``"source"``: replace every price source by ``tests.fakes.FakeSource`` (deterministic bars
+  per ticker, named ``demo``) that can fail on chosen calls: ``{"fail": {"T.NS": "no_data"},
+  "bad": ["T.NS"], "unavailable_at": 3, "hang_at": 2, "fail_at": 4, "delay_s": 0.2,
+  "messages": {"T.NS": "…"}}`` (calls are counted from 1 in this process; ``delay_s``: every
+  call takes that long; ``messages``: the error message of a ticker in ``fail``).
 - ``"yahoo"``: keep the real yahoo source (its cache, fetch-ahead pool, retries and breaker)
-  but replace ``yfinance.Ticker`` by a fake market answering ``history()`` with frames shaped like
-  Yahoo's (tz-aware Asia/Kolkata index, plain columns): ``{"latency_s": 0.05, "hang": ["T.NS"],
-  "down": true, "rate_limited": true}`` (``hang``: every request for these tickers blocks for
-  an hour; ``down``: every request raises a DNS-style ``OSError``; ``rate_limited``: every
-  request raises ``YFRateLimitError``). Each request is logged to stderr as ``HARNESS: request
-  T.NS``.
+  but replace ``yfinance.Ticker`` by ``tests.fakes.FakeMarket``, answering ``history()`` with
+  frames shaped like Yahoo's (tz-aware Asia/Kolkata index, plain columns): ``{"latency_s":
+  0.05, "hang": ["T.NS"], "down": true, "rate_limited": true}`` (``hang``: every request for
+  these tickers blocks for an hour; ``down``: every request raises a DNS-style ``OSError``;
+  ``rate_limited``: every request raises ``YFRateLimitError``). Each request is logged to
+  stderr as ``HARNESS: request T.NS``.
 - ``"wire": "http://127.0.0.1:PORT"``: keep the real yfinance too; send its HTTP requests to
   the Yahoo stand-in listening there (``tests.wire.yahoo``).
 - ``"crash": {"checkpoint": "written", "position": 2}``: SIGKILL this process at that named point
@@ -40,98 +40,8 @@ import os
 import signal
 import sqlite3
 import sys
-import time
 import types
 from typing import Any
-
-import numpy as np
-
-FAKE_END = np.datetime64("2026-11-27", "D")
-
-
-class FakeSource:
-    name = "demo"
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-        self.calls = 0
-
-    def fetch(self, ticker: str) -> Any:
-        from stockscan.errors import SourceUnavailable, StockError
-        from stockscan.sources.demo import demo_bars
-
-        self.calls += 1
-        cfg = self.config
-        time.sleep(cfg.get("delay_s", 0.0))
-        if cfg.get("hang_at") == self.calls:
-            sys.stderr.write("HARNESS: hanging\n")
-            sys.stderr.flush()
-            time.sleep(3600)
-        if cfg.get("unavailable_at") == self.calls:
-            raise SourceUnavailable("fake source: rate limited")
-        if cfg.get("fail_at") == self.calls:
-            raise StockError("network", f"fake source: call {self.calls} failed")
-        if ticker in cfg.get("fail", {}):
-            message = cfg.get("messages", {}).get(ticker, f"fake source: {ticker} fails")
-            raise StockError(cfg["fail"][ticker], message)
-        bars = demo_bars(ticker, FAKE_END)
-        if ticker in cfg.get("bad", []):
-            close = bars.close.copy()
-            close[-3] = np.nan
-            return type(bars)(bars.dates, bars.open, bars.high, bars.low, close, bars.volume)
-        return bars
-
-
-class FakeYahooMarket:
-    """Stands in for ``yfinance.Ticker`` (see the ``"yahoo"`` hook)."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        import threading
-
-        self.config = config
-        self.requests = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, ticker: str) -> Any:
-        market = self
-
-        class Ticker:
-            def history(self, **kwargs: Any) -> Any:
-                return market.history(ticker, kwargs)
-
-        return Ticker()
-
-    def history(self, ticker: str, kwargs: dict[str, Any]) -> Any:
-        import pandas as pd
-
-        from stockscan.sources.demo import demo_bars
-
-        with self.lock:
-            self.requests += 1
-        sys.stderr.write(f"HARNESS: request {ticker}\n")
-        sys.stderr.flush()
-        cfg = self.config
-        time.sleep(cfg.get("latency_s", 0.0))
-        if cfg.get("down"):
-            raise OSError(f"Could not resolve host: query2.finance.yahoo.com ({ticker})")
-        if cfg.get("rate_limited"):
-            from yfinance.exceptions import YFRateLimitError
-
-            raise YFRateLimitError()
-        if ticker in cfg.get("hang", ()):
-            time.sleep(3600)
-        bars = demo_bars(ticker, FAKE_END)
-        index = pd.DatetimeIndex(bars.dates.astype("datetime64[ns]"), name="Date")
-        frame = pd.DataFrame(
-            {
-                "Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close,
-                "Volume": bars.volume, "Dividends": 0.0, "Stock Splits": 0.0,
-            },
-            index=index.tz_localize("Asia/Kolkata"),
-        )  # fmt: skip
-        if "start" in kwargs:
-            frame = frame[frame.index >= pd.Timestamp(kwargs["start"]).tz_localize("Asia/Kolkata")]
-        return frame
 
 
 def install(config: dict[str, Any]) -> None:
@@ -140,7 +50,9 @@ def install(config: dict[str, Any]) -> None:
     import stockscan.sources
 
     if "source" in config:
-        fake = FakeSource(config["source"])
+        from tests.fakes import FakeSource
+
+        fake = FakeSource.from_config(config["source"])
         stockscan.sources.get_source = lambda name, data_dir=None, **_: fake  # type: ignore[assignment]
 
     if "wire" in config:  # the real yfinance, its requests answered by tests/wire/yahoo.py
@@ -151,7 +63,9 @@ def install(config: dict[str, Any]) -> None:
     if "yahoo" in config:
         import yfinance
 
-        yfinance.Ticker = FakeYahooMarket(config["yahoo"])
+        from tests.fakes import FakeMarket
+
+        yfinance.Ticker = FakeMarket.from_config(config["yahoo"])
 
     crash = config.get("crash")
     if crash:

@@ -62,7 +62,7 @@ def test_real_yfinance_dated_to_the_last_session_with_yahoos_adjusted_closes(
     conn: sqlite3.Connection, wire: Wire
 ) -> None:
     wire.scenario["dividend"] = {"TCS.NS": {"date": "2026-11-20", "amount": 12.0}}
-    bars = source(conn, ist(FRIDAY, 18)).fetch("TCS.NS")
+    bars = source(conn, ist(FRIDAY, 18)).fetch("TCS.NS").bars
     assert str(bars.dates[-1]) == FRIDAY.isoformat() and bars.last_bar_complete
     days = [dt.date.fromisoformat(str(d)) for d in bars.dates[-10:]]
     expected = [wire.adjclose("TCS.NS", d, price_of("TCS.NS", d)[4]) for d in days]
@@ -74,7 +74,7 @@ def test_real_yfinance_dated_to_the_last_session_with_yahoos_adjusted_closes(
 
 
 def test_a_live_bar_is_dropped_during_market_hours(conn: sqlite3.Connection, wire: Wire) -> None:
-    bars = source(conn, ist(FRIDAY, 11)).fetch("TCS.NS")
+    bars = source(conn, ist(FRIDAY, 11)).fetch("TCS.NS").bars
     assert str(bars.dates[-1]) == "2026-11-26"
 
 
@@ -84,7 +84,7 @@ def test_same_day_rerun_sends_nothing_and_next_session_one_start_request_per_tic
     tickers = ["TCS.NS", "M&M.NS", "BAJAJ-AUTO.NS"]
     cold = source(conn, ist(FRIDAY, 18))
     for ticker in tickers:
-        assert str(cold.fetch(ticker).dates[-1]) == FRIDAY.isoformat()
+        assert str(cold.fetch(ticker).bars.dates[-1]) == FRIDAY.isoformat()
     assert {h for h, _, _ in wire.requests} >= {"fc.yahoo.com", "query2.finance.yahoo.com"}
     assert [q.get("range") for q in wire.charts("M&M.NS")] == [["1d"], ["2y"]]
     assert cold.requests == len(wire.requests)  # every real request is counted
@@ -96,7 +96,7 @@ def test_same_day_rerun_sends_nothing_and_next_session_one_start_request_per_tic
     wire.scenario["end"] = MONDAY.isoformat()
     monday = source(conn, ist(MONDAY, 18))
     for ticker in tickers:
-        assert str(monday.fetch(ticker).dates[-1]) == MONDAY.isoformat()
+        assert str(monday.fetch(ticker).bars.dates[-1]) == MONDAY.isoformat()
     charts = wire.charts()
     assert len(charts) == len(tickers) == len(wire.requests) == monday.requests
     assert all("period1" in q and "range" not in q for q in charts)
@@ -106,7 +106,7 @@ def test_a_new_dividend_refetches_the_whole_history(conn: sqlite3.Connection, wi
     source(conn, ist(FRIDAY, 18)).fetch("TCS.NS")
     wire.scenario["end"] = MONDAY.isoformat()
     wire.scenario["dividend"] = {"TCS.NS": {"date": MONDAY.isoformat(), "amount": 20.0}}
-    bars = source(conn, ist(MONDAY, 18)).fetch("TCS.NS")
+    bars = source(conn, ist(MONDAY, 18)).fetch("TCS.NS").bars
     assert [q.get("range", ["start"])[0] for q in wire.charts("TCS.NS")] == [
         "1d",
         "2y",
@@ -146,7 +146,7 @@ def test_a_yahoo_500_is_retried_then_stops_the_run_never_an_invalid_symbol(
     assert "HTTP 500" in str(stopped.value.__cause__)
     assert src.calls == src.retries + 1  # retried
     wire.scenario.pop("error_500")
-    assert str(src.fetch("TCS.NS").dates[-1]) == FRIDAY.isoformat()  # and healthy afterwards
+    assert str(src.fetch("TCS.NS").bars.dates[-1]) == FRIDAY.isoformat()  # and healthy afterwards
 
 
 @pytest.mark.parametrize("page", ["json", "html"])
@@ -221,7 +221,7 @@ def test_a_zero_open_bar_is_dropped_not_a_two_year_failure(
     conn: sqlite3.Connection, wire: Wire
 ) -> None:
     wire.scenario["zero_open"] = {"SBIN.NS": "2026-05-04"}
-    bars = source(conn, ist(FRIDAY, 18)).fetch("SBIN.NS")
+    bars = source(conn, ist(FRIDAY, 18)).fetch("SBIN.NS").bars
     assert "2026-05-04" not in {str(d) for d in bars.dates}
     assert str(bars.dates[-1]) == FRIDAY.isoformat() and (bars.open > 0).all()
     cached = PriceCache(conn).bars("yahoo", "SBIN.NS", True)
@@ -312,7 +312,7 @@ def test_waiting_for_the_budget_is_not_taken_for_a_dead_network(
     src.prefetch(tickers)
     try:
         for ticker in tickers:
-            assert str(src.fetch(ticker).dates[-1]) == FRIDAY.isoformat()
+            assert str(src.fetch(ticker).bars.dates[-1]) == FRIDAY.isoformat()
     finally:
         src.close()
     assert src.calls == len(tickers)  # none retried
