@@ -60,6 +60,18 @@ class JobAlreadyRunning(StockscanError):
         super().__init__(f"an identical job is already running: job {job_id} ({owner})")
 
 
+class JobInterrupted(StockscanError):
+    """Ctrl-C, SIGTERM or SIGHUP stopped the job; it is left resumable."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class JobsRunning(StockscanError):
+    """A live process is running a job; a long exclusive operation would stall it."""
+
+    exit_code = EXIT_ALREADY_RUNNING
+
+
 class DatabaseError(StockscanError):
     """The database is unusable: cannot open, not a database, corrupt, read-only, full, locked."""
 

@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from stockscan import store
+from stockscan import signals, store
 from stockscan.db import describe, is_busy, transaction
 from stockscan.errors import (
-    EXIT_INTERRUPTED,
     EXIT_NOTHING_ANALYSED,
     EXIT_OK,
     EXIT_SOME_FAILED,
     JobAlreadyRunning,
+    JobInterrupted,
     SourceUnavailable,
     StockError,
-    StockscanError,
     UsageError,
 )
 from stockscan.locks import JobLock, owner_alive
@@ -53,12 +50,6 @@ CHECKPOINTS = ("started", "fetched", "analysed", "written", "committed")
 def checkpoint(name: str, position: int) -> None:
     """A named point of the per-stock write path. Does nothing; the crash battery
     (tests/reliability) replaces it to kill the process at each point in turn."""
-
-
-class JobInterrupted(StockscanError):
-    """Ctrl-C or SIGTERM stopped the job; it is left resumable."""
-
-    exit_code = EXIT_INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -329,59 +320,6 @@ def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: s
             )
 
 
-class SignalInterrupt(KeyboardInterrupt):
-    """A signal that ends the run like Ctrl-C (KeyboardInterrupt), naming itself."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signame = signal.Signals(signum).name
-
-
-# Signals that end a job like Ctrl-C does: SIGTERM (systemd, cron timeouts, kill) and SIGHUP
-# (the terminal or ssh session went away).
-INTERRUPT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the job like Ctrl-C does: interrupted, resumable, exit 130."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise SignalInterrupt(signum)
-
-    previous = {}
-    try:
-        for sig in INTERRUPT_SIGNALS:
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, before in previous.items():
-            signal.signal(sig, before)
-
-
-@contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Keep a second Ctrl-C from interrupting the bookkeeping of the first."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *INTERRUPT_SIGNALS)}
-    try:
-        for sig in saved:
-            signal.signal(sig, signal.SIG_IGN)
-    except ValueError:
-        pass
-    try:
-        yield
-    finally:
-        for sig, previous in saved.items():
-            try:
-                signal.signal(sig, previous)
-            except (ValueError, TypeError):
-                pass
-
-
 def _work(
     conn: sqlite3.Connection,
     job_id: int,
@@ -398,7 +336,7 @@ def _work(
     assert job is not None
     reporter.job_started(job, resumed=resumed, todo=len(todo))
     will_fetch = [stock.ticker for stock in todo if stock.attempts < MAX_STOCK_ATTEMPTS]
-    with sigterm_as_interrupt():
+    with signals.interrupts_as_ctrl_c():
         try:
             # The source may download ahead of the loop (yahoo: a bounded pool of threads);
             # whatever ends the loop (done, Ctrl-C, the breaker, a database error) stops them.
@@ -413,15 +351,14 @@ def _work(
             with transaction(conn):
                 finished = store.finish_job(conn, job_id)
         except KeyboardInterrupt as exc:
-            what = exc.signame if isinstance(exc, SignalInterrupt) else "Ctrl-C"
-            with _signals_ignored(), transaction(conn):
-                store.interrupt_job(conn, job_id, f"interrupted by {what}")
+            with signals.ignored(), transaction(conn):
+                store.interrupt_job(conn, job_id, f"interrupted by {signals.interrupt_name(exc)}")
             raise JobInterrupted(
                 f"interrupted; job {job_id} is left resumable: run the same command again "
                 f"or `stockscan jobs resume {job_id}`"
             ) from None
         except SourceUnavailable as exc:
-            with _signals_ignored(), transaction(conn):
+            with signals.ignored(), transaction(conn):
                 store.interrupt_job(conn, job_id, str(exc))
             raise SourceUnavailable(
                 f"{exc}; job {job_id} stopped early and is resumable: "
@@ -438,7 +375,7 @@ def _work(
                 if isinstance(exc, sqlite3.Error)
                 else f"{type(exc).__name__}: {exc}"
             )
-            with _signals_ignored(), suppress(sqlite3.Error), transaction(conn):
+            with signals.ignored(), suppress(sqlite3.Error), transaction(conn):
                 store.interrupt_job(conn, job_id, f"stopped by {why}")
             raise
     return JobOutcome(finished, store.job_stocks(conn, job_id))

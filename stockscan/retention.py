@@ -25,7 +25,7 @@ from typing import Any
 
 from stockscan import clock, store
 from stockscan.db import transaction
-from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
+from stockscan.errors import JobsRunning, UsageError
 from stockscan.locks import lock_dir, owner_alive
 
 # The least --prices-older-than: the yahoo source analyses two years of bars read from the
@@ -35,12 +35,6 @@ PRUNE_OPTIONS = (
     "--raw-older-than DAYS, --demo, --future-dated, --prices-unused-for DAYS and/or"
     " --prices-older-than DAYS"
 )
-
-
-class JobsRunning(StockscanError):
-    """A live process is running a job; a long exclusive operation would stall it."""
-
-    exit_code = EXIT_ALREADY_RUNNING
 
 
 class _DryRun(Exception):

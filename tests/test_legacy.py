@@ -15,8 +15,7 @@ import pytest
 
 from stockscan import jobs, legacy, migrations, store
 from stockscan.db import connect, open_db, transaction
-from stockscan.errors import JobAlreadyRunning, UsageError
-from stockscan.jobs import JobInterrupted
+from stockscan.errors import JobAlreadyRunning, JobInterrupted, UsageError
 from stockscan.locks import JobLock
 from tests.conftest import oracle, run_cli
 from tests.fakes import FakeSource

@@ -10,7 +10,6 @@ every command, for help and for tests.
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
 
 import typer
@@ -68,19 +67,11 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return list(dict.fromkeys(flags)) + rest + args[end:]
 
 
-# Signals that, by default, would end the process without a word, leaving a job `running`
-# under a dead owner: SIGHUP (a terminal or ssh session gone) is handled like SIGTERM
-# (stockscan.jobs.sigterm_as_interrupt); SIGUSR1 and SIGUSR2 mean nothing to stockscan and are
-# ignored, so that a stray one (a log rotator's) does not cut a nightly scan short.
-IGNORED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
-
-
 def main() -> None:
-    from stockscan import render
+    from stockscan import render, signals
     from stockscan.errors import EXIT_OUTPUT_FAILED
 
-    for sig in IGNORED_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
+    signals.ignore_stray()  # SIGUSR1 and SIGUSR2 (stockscan.signals)
     # Output that fails (a closed pipe, a full disk) is recorded, not raised into the work.
     render.guard_streams()
     args = hoist_global_flags(sys.argv[1:])
@@ -103,8 +94,7 @@ def main() -> None:
         # The command is over and its work committed: a Ctrl-C or SIGTERM landing while the
         # interpreter shuts down must not kill it before stdout is flushed, losing the
         # summary and turning a finished run into a "killed by signal" exit status.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
+        signals.ignore_interrupts()
     # Not standalone, a typer.Exit's code is returned; the commands themselves return None.
     exit_code = code if isinstance(code, int) else 0
     failure = render.finish_output()

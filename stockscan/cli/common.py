@@ -115,11 +115,11 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from stockscan.jobs import sigterm_as_interrupt
+        from stockscan import signals
 
         # --debug adds the traceback; the Error line and the exit code stay the same.
         try:
-            with sigterm_as_interrupt():
+            with signals.interrupts_as_ctrl_c():
                 return fn(*args, **kwargs)
         except StockscanError as exc:
             _traceback()
