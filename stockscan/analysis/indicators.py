@@ -2,7 +2,8 @@
 
 Every series has the length of the bars and is NaN until its lookback is filled. Where TA-Lib has
 the same indicator, the seeding, smoothing and first valid index follow TA-Lib exactly (tested bar
-by bar in ``tests/analysis/test_indicators.py``); ``docs/scoring.md`` states each convention.
+by bar in ``tests/analysis/test_analysis_indicators.py``); ``docs/scoring.md`` states each
+convention.
 
 The recursive averages (EMA, Wilder) run as plain Python loops over Python floats: 500 bars take
 tens of microseconds that way, while per-element numpy scalar arithmetic is an order slower.

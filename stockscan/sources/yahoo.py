@@ -1,29 +1,28 @@
 """``--source yahoo`` (the default): daily bars from Yahoo Finance through yfinance.
 
 yfinance hides errors by default and returns an empty frame instead; we turn that off, so every
-failure is raised, classified and recorded against its stock (see ``docs``/notes on Yahoo).
+failure is raised, classified (``yahoo_http.classify``) and recorded against its stock;
+``tests/wire/`` holds that to real yfinance talking to a loopback stand-in for Yahoo.
 Transient failures (no answer, HTTP 429, HTTP 5xx) are retried with exponential backoff and
 jitter; one that outlasts a ticker's retries, or ``BREAKER_S`` seconds in which every request
 failed so, stops the whole run with ``SourceUnavailable`` (exit 75, job resumable): a network
 or server failure is never recorded as a stock's failure.
 
-yfinance sends its requests through a curl_cffi session of ours (``_paced_session``), so each
-real HTTP request (timezone probe, cookie, crumb, consent page, chart, quoteSummary, and
+yfinance sends its requests through a curl_cffi session of ours (``yahoo_http.paced_session``),
+so each real HTTP request (timezone probe, cookie, crumb, consent page, chart, quoteSummary, and
 yfinance's own second try) is paced by the rate budget, counted, given at most what is left of
-its ``history()`` call's deadline, and answered with a classification by HTTP status and
-Yahoo's error code rather than by the exception class yfinance raises (notes/yahoo.md 11-12).
+its ``history()`` call's deadline (``YahooSource._send``), and answered with a classification by
+HTTP status and Yahoo's error code rather than by the exception class yfinance raises
+(``stockscan.sources.yahoo_http``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
-import logging
 import random
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -32,17 +31,15 @@ from stockscan import clock
 from stockscan.analysis.model import Bars
 from stockscan.errors import SourceUnavailable, StockError, UsageError
 from stockscan.sources import Fetched, PriceSource, Provenance
+from stockscan.sources import yahoo_http as http
 from stockscan.sources.pool import FetchAhead, RateBudget, Stopped
+from stockscan.sources.yahoo_frames import BAR_FINAL_AFTER, market_may_be_open, normalise_history
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from stockscan.sources.cache import FetchRecord, PriceCache
 
-PRICE_COLUMNS = ("Open", "High", "Low", "Close", "Volume")
-# Today's bar counts as complete from this exchange-local time on: NSE and BSE close at 15:30,
-# New York at 16:00, London at 16:30; the margin lets Yahoo publish the closing values.
-BAR_FINAL_AFTER = dt.time(17, 0)
 # The breaker: the run stops once every request for this many seconds failed transiently (no
 # answer, 429, 5xx), counted across every download thread, whatever the number of tickers and
 # workers; and at once when one ticker's transient failures outlast its retries.
@@ -72,88 +69,6 @@ class _Plan:
     now: dt.datetime
     span: dict[str, str] | None  # the request (period= or start=); None: the cache is current
     record: FetchRecord | None  # the cache's record of the ticker's last fetch
-
-
-class YahooAnswered(Exception):
-    """Yahoo answered a request definitively (raised from our session, inside yfinance, so its
-    cookie-strategy retries stop): 429, a 5xx, or a 404 with Yahoo's "Not Found" code. Not an
-    OSError, so yfinance does not take it for a transient transport failure."""
-
-    def __init__(self, status: int, endpoint: str, code: str | None, url: str) -> None:
-        self.status = status
-        self.endpoint = endpoint
-        self.code = code
-        super().__init__(f"HTTP {status}{f' {code}' if code else ''} from {endpoint} ({url})")
-
-
-class _Attempt(threading.local):
-    """What the current thread's ``history()`` call may spend and has been answered."""
-
-    deadline: float | None = None
-    stop: threading.Event | None = None
-    answers: list[tuple[str, int]]
-    log: list[str]
-
-    def __init__(self) -> None:
-        self.answers = []
-        self.log = []
-
-
-def _endpoint(url: str) -> str:
-    if "/v8/finance/chart/" in url:
-        return "chart"
-    if "/finance/quoteSummary/" in url or "/v7/finance/quote" in url:
-        return "quote"
-    if "/getcrumb" in url:
-        return "crumb"
-    return "cookie"  # fc.yahoo.com, guce/consent.yahoo.com
-
-
-def _yahoo_code(body: bytes) -> str | None:
-    """Yahoo's error code in a JSON error body (``{"chart": {"error": {"code": …}}}``)."""
-    try:
-        data = json.loads(body)
-        for envelope in data.values():
-            error = envelope.get("error") if isinstance(envelope, dict) else None
-            if isinstance(error, dict) and error.get("code"):
-                return str(error["code"])
-    except (ValueError, AttributeError, TypeError):
-        pass
-    return None
-
-
-class _YfinanceLog(logging.Handler):
-    """yfinance's log records go to the current attempt (for the stock's error record), never
-    to stderr."""
-
-    def __init__(self, attempt: _Attempt) -> None:
-        super().__init__(logging.DEBUG)
-        self.attempt = attempt
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            self.attempt.log.append(record.getMessage())
-
-
-# What the current thread's history() call may spend and has been answered: one per thread,
-# shared by every source (yfinance's session and logger are process-wide too).
-_ATTEMPT = _Attempt()
-_QUIET_LOCK = threading.Lock()
-_QUIETED: list[bool] = []
-
-
-def _quiet_yfinance() -> None:
-    """yfinance's logger and the warnings raised in its code (Pandas4Warning on pandas 3.1)
-    write nothing to our stderr; warning-level records are kept with the thread's attempt.
-    Installed once, never removed (a logger without a handler would print to stderr)."""
-    with _QUIET_LOCK:
-        if _QUIETED:
-            return
-        logger = logging.getLogger("yfinance")
-        logger.addHandler(_YfinanceLog(_ATTEMPT))
-        logger.propagate = False
-        warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
-        _QUIETED.append(True)
 
 
 @dataclass(frozen=True)
@@ -204,7 +119,7 @@ class YahooSource(PriceSource):
         self.requests = 0  # real HTTP requests sent (all of yfinance's, through our session)
         self.calls = 0  # history() calls made, retries included (bench/fetch.py, fakes)
         self._count_lock = threading.Lock()
-        self._attempt = _ATTEMPT
+        self._attempt = http.ATTEMPT
         self._session: Any = None
         # The breaker's state, shared by every download thread.
         self._failing_since: float | None = None  # start of the run of transient failures
@@ -291,7 +206,7 @@ class YahooSource(PriceSource):
             if record is not None:
                 fresh_until = next_final_bar(record.fetched_at, record.exchange_tz, BAR_FINAL_AFTER)
                 if now < fresh_until and not (
-                    self.keep_partial and _market_may_be_open(now, record.exchange_tz)
+                    self.keep_partial and market_may_be_open(now, record.exchange_tz)
                 ):
                     return _Plan(now, None, record), None
                 start = record.newest_date - dt.timedelta(days=self.overlap_days)
@@ -444,7 +359,7 @@ class YahooSource(PriceSource):
                 [],
                 [],
             )
-            _quiet_yfinance()
+            http.quiet_yfinance()
             try:
                 frame = yf.Ticker(ticker).history(
                     **span,
@@ -455,7 +370,7 @@ class YahooSource(PriceSource):
             except Stopped:
                 raise
             except Exception as exc:  # the yfinance boundary: everything it raises is classified
-                failure = classify(exc, ticker, state.answers, state.log)
+                failure = http.classify(exc, ticker, state.answers, state.log)
                 if not failure.transient:
                     self._answered()
                     raise failure from exc
@@ -482,7 +397,7 @@ class YahooSource(PriceSource):
 
         yf.config.debug.hide_exceptions = False
         if self._session is None:
-            self._session = _paced_session(self)
+            self._session = http.paced_session(self._send)
         yfinance.data.YfData(session=self._session)
 
     def _send(self, send: Callable[..., Any], method: str, url: str, **kwargs: Any) -> Any:
@@ -505,19 +420,21 @@ class YahooSource(PriceSource):
                 raise Timeout(f"stockscan: {self.timeout_s:g} s for this fetch ran out ({url})")
             timeout = min(timeout, left)
         kwargs["timeout"] = timeout
-        endpoint = _endpoint(url)
+        endpoint = http.endpoint(url)
         response = send(method, url, **kwargs)
         status = int(response.status_code)
         state.answers.append((endpoint, status))
         if status == 429:
             self.budget.back_off(0.0, min_interval_s=self.backoff_s)
-            raise YahooAnswered(status, endpoint, None, url.split("?")[0])
+            raise http.YahooAnswered(status, endpoint, None, url.split("?")[0])
         if status >= 500 and endpoint in ("chart", "quote"):
-            raise YahooAnswered(status, endpoint, _yahoo_code(response.content), url.split("?")[0])
+            raise http.YahooAnswered(
+                status, endpoint, http.yahoo_code(response.content), url.split("?")[0]
+            )
         if status == 404 and endpoint in ("chart", "quote"):
-            code = _yahoo_code(response.content)
+            code = http.yahoo_code(response.content)
             if code == "Not Found":
-                raise YahooAnswered(status, endpoint, code, url.split("?")[0])
+                raise http.YahooAnswered(status, endpoint, code, url.split("?")[0])
         return response
 
     def _backoff(self, attempt: int) -> float:
@@ -538,123 +455,4 @@ def _version() -> str:
     return f"yfinance {getattr(yf, '__version__', 'unknown')}"
 
 
-def _market_may_be_open(now: dt.datetime, exchange_tz: str | None) -> bool:
-    """Whether a still-moving bar of today can exist (a weekday before ``BAR_FINAL_AFTER``)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        local = now.astimezone(ZoneInfo(exchange_tz)) if exchange_tz else now
-    except (ZoneInfoNotFoundError, ValueError):
-        local = now
-    return local.weekday() < 5 and local.time() < BAR_FINAL_AFTER
-
-
-def classify(
-    exc: BaseException,
-    ticker: str,
-    answers: Sequence[tuple[str, int]] = (),
-    log: Sequence[str] = (),
-) -> StockError:
-    """Map what a ``history()`` call raised to an error kind: by Yahoo's answer (HTTP status
-    and error code) when there was one, by the exception only when there was none.
-    ``answers``: the (endpoint, status) of each request the call sent; ``log``: yfinance's
-    warnings during it."""
-    from yfinance import exceptions as yfe
-
-    text = f"{type(exc).__name__}: {exc}"
-    if log:
-        text += f" (yfinance: {log[-1]})"
-    if isinstance(exc, YahooAnswered):
-        if exc.status == 429:
-            return StockError("rate_limited", f"Yahoo answered HTTP 429: {text}")
-        if exc.status >= 500:
-            return StockError("network", f"Yahoo's servers answered HTTP {exc.status}: {text}")
-        return StockError("invalid_symbol", f"Yahoo does not know {ticker}: {exc}")
-    if isinstance(exc, yfe.YFRateLimitError):
-        return StockError("rate_limited", text)
-    data = [status for endpoint, status in answers if endpoint in ("chart", "quote")]
-    if data and data[-1] >= 500:
-        return StockError("network", f"Yahoo's servers answered HTTP {data[-1]}: {text}")
-    if data and data[-1] == 404:
-        return StockError("invalid_symbol", f"Yahoo does not know {ticker}: {exc}")
-    if data and data[-1] >= 400:
-        return StockError("source_error", f"Yahoo answered HTTP {data[-1]}: {text}")
-    if isinstance(exc, yfe.YFPricesMissingError | yfe.YFInvalidPeriodError):
-        return StockError("no_data", f"Yahoo returned no prices for {ticker}: {exc}")
-    if isinstance(exc, yfe.YFTickerMissingError | yfe.YFTzMissingError):
-        return StockError("invalid_symbol", f"Yahoo does not know {ticker}: {exc}")
-    if isinstance(exc, OSError | TimeoutError) or _is_transport_error(exc):
-        return StockError("network", text)
-    return StockError("source_error", text)
-
-
-def _paced_session(source: YahooSource) -> Any:
-    """A curl_cffi session (what yfinance expects) whose every request goes through
-    ``source._send``."""
-    from curl_cffi import requests as curl
-
-    class PacedSession(curl.Session):
-        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            assert not args, "yfinance passes request options by name"
-            return source._send(
-                functools.partial(curl.Session.request, self), method, url, **kwargs
-            )
-
-    return PacedSession(impersonate="chrome")
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    try:
-        from curl_cffi.requests.exceptions import RequestException
-    except ImportError:  # pragma: no cover - curl_cffi is a dependency of yfinance
-        return False
-    return isinstance(exc, RequestException)
-
-
-def normalise_history(
-    frame: pd.DataFrame, ticker: str, *, now: dt.datetime, keep_partial: bool = False
-) -> Bars:
-    """Turn ``Ticker.history()``'s frame into ``Bars`` of complete bars.
-
-    The index is exchange-local and tz-aware; each bar's market date is its local date. A bar
-    dated today in the exchange's time zone before ``BAR_FINAL_AFTER`` may still be moving: it is
-    dropped unless
-    ``keep_partial``, in which case the result is marked partial. NaN OHLC rows (Yahoo sends
-    them before the open) and rows with a non-positive price are dropped; missing volume
-    counts as 0.
-    """
-    import pandas as pd
-
-    if frame is None or len(frame) == 0:
-        raise StockError(
-            "no_data",
-            f"Yahoo returned no bars for {ticker} (Yahoo's 'possibly delisted' is often wrong "
-            "for live NSE tickers; check the symbol)",
-        )
-    if isinstance(frame.columns, pd.MultiIndex):
-        raise StockError("bad_data", f"unexpected MultiIndex columns from Yahoo for {ticker}")
-    missing = [c for c in PRICE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise StockError("bad_data", f"Yahoo frame for {ticker} lacks {', '.join(missing)}")
-    frame = frame.loc[:, list(PRICE_COLUMNS)]
-    index = pd.DatetimeIndex(frame.index)
-    tz: Any = index.tz
-    local_now = now.astimezone(tz) if tz is not None else now
-    frame = frame.dropna(subset=["Open", "High", "Low", "Close"])
-    # A bar with a zero or negative price (Yahoo sends a zero Open now and then) is dropped
-    # like a NaN row: one missing day, not a stock failing every night while the bar stays in
-    # the cache's window (it is never cached either).
-    frame = frame[(frame[["Open", "High", "Low", "Close"]] > 0).all(axis=1)]
-    if len(frame) == 0:
-        raise StockError("no_data", f"Yahoo returned only empty bars for {ticker}")
-    frame = frame.assign(Volume=frame["Volume"].fillna(0.0))
-    last_date = pd.DatetimeIndex(frame.index)[-1].date()
-    partial = last_date > local_now.date() or (
-        last_date == local_now.date() and local_now.time() < BAR_FINAL_AFTER
-    )
-    if partial and not keep_partial:
-        frame = frame.iloc[:-1]
-        partial = False
-        if len(frame) == 0:
-            raise StockError("no_data", f"Yahoo has only today's unfinished bar for {ticker}")
-    return Bars.from_frame(frame, last_bar_complete=not partial)
+__all__ = ["BAR_FINAL_AFTER", "YahooSource", "normalise_history"]
