@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from stockscan.vocab import VERDICTS as VERDICTS  # re-exported: stockscan.analysis.VERDICTS
+from stockscan.vocab import Side, Verdict
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Verdict = Literal["STRONG_BUY", "BUY", "HOLD", "SELL", "STRONG_SELL"]
-VERDICTS: tuple[Verdict, ...] = ("STRONG_BUY", "BUY", "HOLD", "SELL", "STRONG_SELL")
-Side = Literal["long", "short", "none"]
 
 INDICATOR_NAMES: tuple[str, ...] = (
     "sma_20", "sma_50", "sma_200", "ema_20", "rsi_14", "macd", "macd_signal", "macd_hist",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from stockscan import __version__, clock, store
+from stockscan import __version__, clock, store, vocab
 from stockscan.changes import events
 from stockscan.charts import require
 from stockscan.charts.bars import (
@@ -35,7 +35,7 @@ from stockscan.charts.bars import (
 )
 from stockscan.render import local_time
 
-BUY_SIDE = ("STRONG_BUY", "BUY")
+BUY_SIDE = vocab.BUY_SIDE
 CHART_BARS = 120
 LEVEL_STYLE = {"entry": ("#1f5fbf", "--"), "stop": ("#c0392b", "--"), "target": ("#1e8449", "--")}
 UP, DOWN = "#26a269", "#c01c28"

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from stockscan import vocab
 from stockscan.cli.analyze import FetchWorkersOption, MaxRpsOption
 from stockscan.cli.common import (
     DbOption,
@@ -21,9 +22,9 @@ from stockscan.errors import UsageError
 jobs_app = typer.Typer(help="Inspect and resume jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 
-STATUSES = ("running", "interrupted", "succeeded", "partial", "failed")
+STATUSES = vocab.JOB_STATUSES
 # The statuses that depend on whether the owner is alive (stockscan.jobs.with_liveness).
-LIVE_STATUSES = ("running", "interrupted")
+LIVE_STATUSES = vocab.ACTIVE_JOB_STATUSES
 
 
 @jobs_app.command("list", epilog="Example:\n\n  stockscan jobs list --status partial --limit 5")

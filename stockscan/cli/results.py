@@ -16,6 +16,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
+from stockscan import vocab
 from stockscan.cli.analyze import SourceChoice
 from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
 from stockscan.errors import UsageError
@@ -41,9 +42,9 @@ ResultDateOption = Annotated[
     ),
 ]
 
-# The same as stockscan.analysis.VERDICTS (a test checks): importing that package would load
-# numpy, and read commands must start fast.
-VERDICTS = ("STRONG_BUY", "BUY", "HOLD", "SELL", "STRONG_SELL")
+# From stockscan.vocab, not stockscan.analysis: importing that package would load numpy, and read
+# commands must start fast.
+VERDICTS = vocab.VERDICTS
 SOURCES = tuple(choice.value for choice in SourceChoice)
 FORMATS = ("csv", "json", "ndjson")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -13,17 +13,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from stockscan import clock
+from stockscan import clock, vocab
 from stockscan.analysis.model import Bars
 from stockscan.errors import UsageError
+from stockscan.vocab import SourceName
 
 if TYPE_CHECKING:
     from stockscan.sources.cache import PriceCache
 
-SourceName = Literal["yahoo", "demo", "csv"]
-SOURCE_NAMES: tuple[SourceName, ...] = ("yahoo", "demo", "csv")
+SOURCE_NAMES = vocab.SOURCES
 
 
 @dataclass(frozen=True)
