@@ -567,10 +567,3 @@ def with_liveness(db_path: Path, job: dict[str, Any]) -> dict[str, Any]:
     alive = owner_alive(db_path, int(job["id"])) if job["status"] == "running" else None
     status = "interrupted" if alive is False else job["status"]
     return {**job, "owner_alive": alive, "effective_status": status}
-
-
-def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
-    """The shape of ``jobs show ID --json`` and ``analyze --json``: {"job": …, "stocks": […]}."""
-    job = dict(outcome.job)
-    job["params"] = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
-    return {"job": job, "stocks": outcome.stocks}

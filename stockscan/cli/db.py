@@ -7,15 +7,8 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.common import (
-    DbOption,
-    JsonOption,
-    PruneDryRunOption,
-    app,
-    database,
-    db_path,
-    handle_errors,
-)
+from stockscan.cli.common import app, database, db_path, handle_errors
+from stockscan.cli.options import DbOption, JsonOption, PruneDryRunOption
 from stockscan.errors import DatabaseError, UsageError
 from stockscan.retention import MIN_PRICE_DAYS
 
@@ -36,23 +29,11 @@ def info(json_output: JsonOption = False, db: DbOption = None) -> None:
         counts = store.table_counts(conn)
         price_cache = store.price_cache_size(conn)
     size = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
-    document = {
-        "path": str(path),
-        "schema_version": len(versions),
-        "migrations": versions,
-        "rows": counts,
-        "price_cache": price_cache,
-        "size_bytes": size,
-    }
+    document = render.db_info_document(path, versions, counts, price_cache, size)
     if json_output:
         render.print_json(document)
-        return
-    render.say(f"database        {path}")
-    render.say(f"schema version  {len(versions)} ({versions[-1]})")
-    render.say(f"size            {size / 1024:.1f} KiB")
-    for table, count in counts.items():
-        render.say(f"  {table:<22} {count:>10}")
-    render.say(f"price cache     {price_cache['bars']} bars of {price_cache['tickers']} tickers")
+    else:
+        render.db_info(document)
 
 
 @db_app.command("check", epilog="Example:\n\n  stockscan db check --db ~/scans/nightly.db")
@@ -66,14 +47,9 @@ def check(json_output: JsonOption = False, db: DbOption = None) -> None:
     with database(db, create=False) as conn:
         problems = store.check(conn, newest_date=market_today().isoformat())
     if json_output:
-        render.print_json({"ok": not any(problems.values()), **problems})
+        render.print_json(render.db_check_document(problems))
     else:
-        for name, rows in problems.items():
-            text = "ok" if not rows else str(rows)
-            if name == "future_dated" and rows:
-                shown = ", ".join(f"{r['ticker']} {r['analysis_date']}" for r in rows)
-                text = f"{len(rows)} dated after the current market date: {shown}"
-            render.say(f"{name:<12} {text}")
+        render.db_check(problems)
     if any(problems.values()):
         raise DatabaseError(f"{db_path(db)}: check failed")
 
@@ -89,7 +65,7 @@ def migrate(db: DbOption = None) -> None:
 
     with database(db) as conn:
         versions = applied(conn)
-    render.say(f"{db_path(db)}: schema version {len(versions)} ({versions[-1]})")
+    render.db_migrated(db_path(db), versions)
 
 
 @db_app.command(
@@ -177,10 +153,7 @@ def vacuum(json_output: JsonOption = False, db: DbOption = None) -> None:
     if json_output:
         render.print_json(sizes)
     else:
-        render.say(
-            f"{db_path(db)}: {sizes['bytes_before'] / 1024:.1f} KiB before,"
-            f" {sizes['bytes_after'] / 1024:.1f} KiB after"
-        )
+        render.db_vacuumed(db_path(db), sizes)
 
 
 @db_app.command("schema", epilog="Example:\n\n  stockscan db schema > schema.sql")

@@ -10,19 +10,20 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.analyze import (
+from stockscan.cli.common import app, database, db_path, handle_errors, run_job
+from stockscan.cli.options import (
     CapitalOption,
     DataDirOption,
+    DbOption,
     FetchWorkersOption,
+    JsonOption,
     KeepPartialOption,
     MaxRpsOption,
     QuietOption,
     RiskOption,
     SourceChoice,
     SourceOption,
-    run_job,
 )
-from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
 from stockscan.errors import UsageError
 from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
 
@@ -125,17 +126,9 @@ def cron(
         str(log),
     ]
     line = f"{local.minute} {local.hour} * * {days} {crontab_command(command)}"
-    zone = local.tzname() or "local time"
-    typer.echo(
-        f"# stockscan: scan the watchlist on weekdays at {ist:%H:%M} IST ({local:%H:%M} {zone}"
-        " here), after the NSE close at 15:30 IST.\n"
-        "# Fields: minute hour day-of-month month day-of-week(1-5 = Monday-Friday) command.\n"
-        "# --quiet prints only the summary and failures (cron mails them, if mail is set up);\n"
-        f"# every line also goes, time-stamped, to {log}.\n"
-        "# Exit codes: 0 all analysed, 1 some failed, 3 already running, 4 none analysed,\n"
-        "# 5 database problem, 75 Yahoo unavailable (the job resumes on the next run).\n"
-        f"{line}"
-    )
+    from stockscan import render
+
+    typer.echo(render.cron_text(line, ist=ist, local=local, log=log))
 
 
 def crontab_command(argv: list[str]) -> str:
