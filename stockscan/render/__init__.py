@@ -1,7 +1,9 @@
 """Everything the user sees: one module per command group, as in ``stockscan.cli``, over the
 shared ``base`` (the two consoles, ``safe``, ``say``, tables, local times) and ``streams``
-(output that fails is not the command failing). Every JSON document and every line report a
-command prints is built here; the command modules parse, call the core and hand it over.
+(output that fails is not the command failing). The JSON documents and line reports the
+commands print are shaped here, except those of a core value with its own ``as_json()``
+(``retention``'s reports) and, until it moves, ``legacy.report_lines``; the command modules
+parse, call the core and hand the result over.
 
 Two consoles: stdout for data, stderr for diagnostics. ``--json`` writes one JSON document to
 stdout and nothing else there. Callers use ``render.x``; the names below are those.
