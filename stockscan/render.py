@@ -336,14 +336,19 @@ def stock_line(outcome: StockOutcome, source: str) -> str:
     head = f"{outcome.ticker:<14} {a.score:5.1f}  {a.verdict:<11} {a.analysis_date}"
     if outcome.status == "skipped":
         return f"{head}  SKIPPED {outcome.error_message}"
-    plan = a.plan
+    plan, held = a.plan, outcome.position
     if plan.side == "none":
         trade = f"close {a.close:.2f}  no trade"
+    elif held is not None and held.action == "avoid":
+        trade = f"close {a.close:.2f}  {'; '.join(held.notes)}"
     else:
         trade = (
             f"{plan.side} entry {_fmt(plan.entry)} stop {_fmt(plan.stop)} "
             f"target {_fmt(plan.target)} qty {outcome.quantity}"
         )
+        # Every note but the unknown band (which results show and --json keep saying).
+        shown = [n for n in (held.notes if held else ()) if not n.startswith("price band unknown")]
+        trade += "".join(f"  [{n}]" for n in shown)
     partial = " (last bar partial)" if not a.last_bar_complete else ""
     return f"{head}  {trade}{demo}{partial}"
 
@@ -819,6 +824,9 @@ def result_document(row: dict[str, Any]) -> dict[str, Any]:
             "target": row["target"],
             "reward_risk": row["reward_risk"],
             "risk_per_share": plan.get("risk_per_share"),
+            # The tick the prices are on (scoring version 2 on; null before).
+            "tick": plan.get("tick"),
+            "tick_rule": plan.get("tick_rule"),
         },
         "indicators": indicators if isinstance(indicators, dict) else None,
         "components": components if isinstance(components, list) else None,
@@ -851,8 +859,21 @@ def result_document(row: dict[str, Any]) -> dict[str, Any]:
             "capital": params.get("capital"),
             "risk_pct": params.get("risk_pct"),
             "quantity": row["quantity"],
+            **_job_position(row, params),
         },
     }
+
+
+def _job_position(row: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The writing job's sides and cap, and what they make of the plan (null for a result of
+    another scoring version or a job from before them)."""
+    from stockscan.jobs import stored_position
+
+    held = stored_position(row["ticker"], row, params)
+    extra = {"sides": params.get("sides"), "max_position_pct": params.get("max_position_pct")}
+    if held is None:
+        return {**extra, "action": None, "notes": None}
+    return {**extra, **{k: v for k, v in held.as_json().items() if k != "quantity"}}
 
 
 def _num(value: float | None) -> str:
@@ -867,16 +888,18 @@ def result_detail(doc: dict[str, Any]) -> None:
     say(head)
     if doc["demo"]:
         say("DEMO DATA: synthetic prices, not market data")
-    plan = doc["plan"]
+    plan, position = doc["plan"], doc["position"]
+    action = position.get("action") if position else None
     if plan["side"] == "none":
         trade = f"no trade (close {_num(doc['close'])})"
+    elif action == "avoid":
+        trade = f"{plan['side']} verdict, close {_num(doc['close'])}: no short plan"
     else:
         trade = (
             f"{plan['side']}  entry {_num(plan['entry'])}  stop {_num(plan['stop'])}  "
             f"target {_num(plan['target'])}  reward:risk {_fmt(plan['reward_risk'], 1)}"
             + (f"  risk/share {_num(plan['risk_per_share'])}" if plan["risk_per_share"] else "")
         )
-    position = doc["position"]
     if position is None:
         sizing = "quantity unknown: the job that wrote this result was pruned"
     elif position["capital"] is None:
@@ -885,7 +908,12 @@ def result_detail(doc: dict[str, Any]) -> None:
         sizing = (
             f"quantity {position['quantity'] if position['quantity'] is not None else '-'} "
             f"(job {position['job_id']}: capital {position['capital']:g}, "
-            f"risk {position['risk_pct']:g}%)"
+            f"risk {position['risk_pct']:g}%"
+            + (
+                f", sides {position['sides']}, cap {position['max_position_pct']:g}%)"
+                if position.get("sides")
+                else ")"
+            )
         )
     p = doc["provenance"]
     source = SOURCE_NOTES.get(p["source"], p["source"]).removeprefix(f"{p['source']}: ")
@@ -897,6 +925,8 @@ def result_detail(doc: dict[str, Any]) -> None:
         "Trade plan",
         f"  {trade}",
         f"  {sizing}",
+        *(f"  {note}" for note in (position or {}).get("notes") or ()),
+        *([f"  prices on the tick: {plan['tick_rule']}"] if plan.get("tick_rule") else []),
         "",
         "Provenance",
         f"  source       {p['source']} ({source})",

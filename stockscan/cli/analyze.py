@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
-from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT, JobOutcome
+from stockscan.errors import UsageError
+from stockscan.jobs import (
+    DEFAULT_CAPITAL,
+    DEFAULT_MAX_POSITION_PCT,
+    DEFAULT_RISK_PCT,
+    JobOutcome,
+)
 
 if TYPE_CHECKING:
     from stockscan.render import JobReporter
@@ -41,6 +47,51 @@ CapitalOption = Annotated[
 ]
 RiskOption = Annotated[
     float, typer.Option("--risk-pct", help="Percent of capital risked per trade (entry to stop).")
+]
+
+
+class SidesChoice(StrEnum):
+    long = "long"
+    both = "both"
+
+
+SidesOption = Annotated[
+    SidesChoice,
+    typer.Option(
+        "--sides",
+        help="Which sides get a plan: long (a SELL or STRONG_SELL says 'avoid / exit if held') "
+        "or both (a short plan for the stocks --shortable lists; any other is not shortable).",
+        case_sensitive=False,
+    ),
+]
+ShortableOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--shortable",
+        metavar="FILE",
+        help="With --sides both: the stocks that can be shorted, one symbol a line (NSE's F&O "
+        "list works as it is; RELIANCE matches RELIANCE.NS).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+MaxPositionOption = Annotated[
+    float,
+    typer.Option(
+        "--max-position-pct",
+        help="The most of the capital one position may take, in percent (above 0, at most 100).",
+    ),
+]
+BandsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--bands",
+        metavar="FILE",
+        help="Daily price bands, SYMBOL,BAND a line (BAND 2, 5, 10, 20 or none): a stop or "
+        "target beyond the band is said so. Without it: band unknown, not checked.",
+        dir_okay=False,
+        show_default=False,
+    ),
 ]
 MaxRpsOption = Annotated[
     float | None,
@@ -110,6 +161,10 @@ def analyze(
     capital: CapitalOption = DEFAULT_CAPITAL,
     risk_pct: RiskOption = DEFAULT_RISK_PCT,
     exchange: ExchangeOption = None,
+    sides: SidesOption = SidesChoice.long,
+    shortable: ShortableOption = None,
+    max_position_pct: MaxPositionOption = DEFAULT_MAX_POSITION_PCT,
+    bands: BandsOption = None,
     keep_partial: KeepPartialOption = False,
     max_rps: MaxRpsOption = None,
     fetch_workers: FetchWorkersOption = None,
@@ -132,7 +187,56 @@ def analyze(
         symbols, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=Tuning(max_rps, fetch_workers),
         json_output=json_output, quiet=quiet, db=db,
+        plan=PlanOptions(sides, shortable, max_position_pct, bands),
     )  # fmt: skip
+
+
+class PlanOptions:
+    """What analyze and scan take for the plan: sides, shortable stocks, cap, price bands."""
+
+    def __init__(
+        self,
+        sides: SidesChoice = SidesChoice.long,
+        shortable: Path | None = None,
+        max_position_pct: float = DEFAULT_MAX_POSITION_PCT,
+        bands: Path | None = None,
+    ) -> None:
+        self.sides = sides
+        self.shortable = shortable
+        self.max_position_pct = max_position_pct
+        self.bands = bands
+
+    def request_fields(self, tickers: list[str]) -> dict[str, object]:
+        """The plan's fields of the job request, the files read and checked (exit 2 on a bad
+        option or file; a warning for each line left out)."""
+        from stockscan import render
+        from stockscan.symbol_files import read_bands, read_shortable
+
+        if not 0 < self.max_position_pct <= 100:  # NaN too
+            raise UsageError(
+                f"--max-position-pct {self.max_position_pct:g}: must be above 0 and at most 100"
+            )
+        if self.shortable is not None and self.sides != SidesChoice.both:
+            raise UsageError("--shortable needs --sides both (long-only jobs never short)")
+        if self.sides == SidesChoice.both and self.shortable is None:
+            raise UsageError(
+                "--sides both needs --shortable FILE: the stocks that can be shorted"
+                " (for NSE, the F&O list)"
+            )
+        fields: dict[str, object] = {
+            "sides": self.sides.value,
+            "max_position_pct": self.max_position_pct,
+        }
+        warnings: list[str] = []
+        if self.shortable is not None:
+            fields["shortable"], found = read_shortable(self.shortable, tickers)
+            warnings += found
+        if self.bands is not None:
+            fields["bands"], found = read_bands(self.bands, tickers)
+            warnings += found
+        for warning in warnings:
+            render.warning(warning)
+        return fields
 
 
 def run_job(
@@ -149,11 +253,13 @@ def run_job(
     db: Path | None,
     skip_unchanged: bool = False,
     log_file: Path | None = None,
+    plan: PlanOptions | None = None,
 ) -> None:
     """What analyze and scan share: build the request, run the job, show it, exit."""
     from stockscan import jobs
     from stockscan.sources import get_source
 
+    plan_fields = (plan or PlanOptions()).request_fields(tickers)
     request = jobs.JobRequest(
         tickers=tuple(tickers),
         source=source.value,
@@ -162,6 +268,7 @@ def run_job(
         data_dir=str(data_dir.resolve()) if data_dir else None,
         skip_unchanged=skip_unchanged,
         keep_partial=keep_partial,
+        **plan_fields,  # type: ignore[arg-type]
     )
     # A usage error exits 2 before the database opens.
     get_source(request.source, data_dir, keep_partial=keep_partial, tuning=tuning)
