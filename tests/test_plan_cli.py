@@ -194,3 +194,25 @@ def test_demo_end_to_end_plan_text(db_path: Path) -> None:
     assert shown["position"]["notes"] == ["avoid / exit if held: long-only job (--sides long)"]
     assert shown["plan"]["tick_rule"].startswith("NSE tick ")
     oracle(db_path)
+
+
+def test_the_plan_settings_are_the_jobs_and_survive_a_resume() -> None:
+    from stockscan.jobs import JobRequest
+
+    request = JobRequest(
+        tickers=("INFY.NS", "TCS.NS"), source="demo", sides="both", max_position_pct=12.5,
+        shortable=("INFY.NS",), bands=(("TCS.NS", 5), ("INFY.NS", "none")),
+    )  # fmt: skip
+    params = request.params()
+    assert params["shortable"] == ["INFY.NS"]
+    assert params["bands"] == {"INFY.NS": "none", "TCS.NS": 5}
+    again = JobRequest.from_params(request.tickers, "demo", params)
+    assert again.params() == params and again.key("2026-12-01", "2") == request.key(
+        "2026-12-01", "2"
+    )
+    long_only = JobRequest(tickers=request.tickers, source="demo")
+    assert long_only.params()["sides"] == "long" and "shortable" not in long_only.params()
+    assert long_only.key("2026-12-01", "2") != request.key("2026-12-01", "2")
+    # A job stored before these settings gets the defaults.
+    old = JobRequest.from_params(("TCS.NS",), "demo", {"capital": 1e5, "risk_pct": 1.0})
+    assert (old.sides, old.max_position_pct, old.shortable, old.bands) == ("long", 20.0, (), None)

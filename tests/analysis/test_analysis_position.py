@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stockscan.analysis import TradePlan, position_size
+from stockscan.analysis import Bars, TradePlan, analyze, position_size
 from stockscan.analysis.model import VERDICTS
 from stockscan.analysis.plan import (
     NSE,
@@ -235,3 +235,42 @@ def test_position_invariants(
     assert held.quantity == position_size(plan, capital, risk_pct, max_position_pct) or (
         held.action == "avoid"
     )
+
+
+def test_goog_read_as_an_nse_stock(goog: Bars) -> None:
+    # February 2013 ended at 801.20: a 0.05 tick. Entry 806.19 → 806.20; the structure stop
+    # 806.20 - (784.40 - 0.25 x 12.2276) = 24.857 below, 781.343 → 781.30; risk 24.90; target
+    # 806.20 + 2 x 24.90 = 856.00 (docs/scoring.md 5.1).
+    analysis = analyze(goog, exchange=NSE)
+    assert analysis.plan == TradePlan("long", 806.2, 781.3, 856.0, 2.0, 24.9)
+    assert analysis.raw["plan"]["tick_rule"] == "NSE tick 0.05 (close 801.20 on 2013-02-28)"
+    assert analyze(goog).plan.entry == 806.19  # not NSE: the paise
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    verdict=st.sampled_from(VERDICTS),
+    close=st.floats(1.0, 50_000.0),
+    atr_fraction=st.floats(0.0, 0.3),
+    shortable=st.booleans(),
+    capital=st.floats(1_000.0, 1e8),
+    risk_pct=st.floats(0.01, 100.0),
+)
+def test_a_long_only_job_never_holds_a_short_quantity(
+    verdict: str, close: float, atr_fraction: float, shortable: bool, capital: float,
+    risk_pct: float,
+) -> None:  # fmt: skip
+    from stockscan.jobs import JobRequest
+
+    ticker = "X.NS"
+    request = JobRequest(
+        tickers=(ticker,), source="demo", capital=capital, risk_pct=risk_pct,
+        shortable=(ticker,) if shortable else (),
+    )  # fmt: skip
+    tick = tick_for(NSE, close, None)
+    atr = close * atr_fraction
+    plan = build_plan(verdict, close, atr, close - atr, close + atr, tick=tick)[0]  # type: ignore[arg-type]
+    held = request.position(ticker, plan)
+    assert held.action != "short"
+    if plan.side == "short":
+        assert held.action == "avoid" and held.quantity == 0 and held.risk == 0
