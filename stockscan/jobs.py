@@ -36,9 +36,11 @@ from stockscan.errors import (
 )
 from stockscan.locks import JobLock, owner_alive
 from stockscan.market import last_weekday, market_today
+from stockscan.position import DEFAULT_MAX_POSITION_PCT, DEFAULT_SIDES
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Analysis, Bars
+    from stockscan.position import Band, Position, TradePlan
     from stockscan.sources import PriceSource, SourceName, Tuning
 
 DEFAULT_CAPITAL = 100_000.0
@@ -76,23 +78,78 @@ class JobRequest:
     # yahoo only: analyse today's still-moving bar (the result is marked partial) instead of
     # dropping it.
     keep_partial: bool = False
+    # Which sides get a plan: "long" (a short verdict is "avoid / exit if held") or "both"
+    # (a short where ``shortable`` lists the ticker).
+    sides: str = DEFAULT_SIDES
+    max_position_pct: float = DEFAULT_MAX_POSITION_PCT
+    # sides "both": the job's tickers that can be shorted (from --shortable FILE).
+    shortable: tuple[str, ...] = ()
+    # The daily price band of the job's tickers found in --bands FILE (None: no file given).
+    bands: tuple[tuple[str, Band], ...] | None = None
 
     def __post_init__(self) -> None:
         if not (self.capital > 0 and self.capital < 1e15):
             raise UsageError(f"--capital {self.capital:g}: must be a positive amount")
         if not (0 < self.risk_pct <= 100):
             raise UsageError(f"--risk-pct {self.risk_pct:g}: must be above 0 and at most 100")
+        if not (0 < self.max_position_pct <= 100):
+            raise UsageError(
+                f"--max-position-pct {self.max_position_pct:g}: must be above 0 and at most 100"
+            )
+        if self.sides not in ("long", "both"):
+            raise UsageError(f"--sides {self.sides!r}: expected long or both")
 
     def params(self) -> dict[str, Any]:
-        params = {
+        params: dict[str, Any] = {
             "capital": self.capital,
             "risk_pct": self.risk_pct,
             "data_dir": self.data_dir,
             "skip_unchanged": self.skip_unchanged,
+            "sides": self.sides,
+            "max_position_pct": self.max_position_pct,
         }
         if self.keep_partial:  # only when set: the keys of earlier jobs stay what they were
             params["keep_partial"] = True
+        if self.sides == "both":
+            params["shortable"] = sorted(self.shortable)
+        if self.bands is not None:
+            params["bands"] = dict(sorted(self.bands))
         return params
+
+    @classmethod
+    def from_params(
+        cls, tickers: tuple[str, ...], source: SourceName, params: dict[str, Any]
+    ) -> JobRequest:
+        """The request a stored job was made from. A job from before sides and the position
+        cap has the defaults."""
+        bands = params.get("bands")
+        return cls(
+            tickers=tickers,
+            source=source,
+            capital=params["capital"],
+            risk_pct=params["risk_pct"],
+            data_dir=params.get("data_dir"),
+            skip_unchanged=params.get("skip_unchanged", False),
+            keep_partial=params.get("keep_partial", False),
+            sides=params.get("sides", DEFAULT_SIDES),
+            max_position_pct=params.get("max_position_pct", DEFAULT_MAX_POSITION_PCT),
+            shortable=tuple(params.get("shortable", ())),
+            bands=None if bands is None else tuple(bands.items()),
+        )
+
+    def position(self, ticker: str, plan: TradePlan) -> Position:
+        """What this job makes of ``ticker``'s plan: the action, quantity and notes."""
+        from stockscan.position import position
+
+        return position(
+            plan,
+            capital=self.capital,
+            risk_pct=self.risk_pct,
+            max_position_pct=self.max_position_pct,
+            sides="both" if self.sides == "both" else "long",
+            shortable=ticker in self.shortable,
+            band="unknown" if self.bands is None else dict(self.bands).get(ticker, "unknown"),
+        )
 
     def source_for(self, conn: sqlite3.Connection, tuning: Tuning | None = None) -> PriceSource:
         """The request's price source, with the price cache in ``conn``'s database."""
@@ -137,6 +194,7 @@ class StockOutcome:
     quantity: int | None = None
     analysis: Analysis | None = None
     note: str | None = None
+    position: Position | None = None
 
 
 @dataclass
@@ -253,15 +311,10 @@ def resume(
                 raise JobAlreadyRunning(job_id, job["owner_pid"], job["owner_host"])
             if job["status"] == "succeeded":
                 return JobOutcome(job, store.job_stocks(conn, job_id))
-            params = json.loads(job["params"])
-            request = JobRequest(
-                tickers=tuple(s["ticker"] for s in store.job_stocks(conn, job_id)),
-                source=job["source"],
-                capital=params["capital"],
-                risk_pct=params["risk_pct"],
-                data_dir=params.get("data_dir"),
-                skip_unchanged=params.get("skip_unchanged", False),
-                keep_partial=params.get("keep_partial", False),
+            request = JobRequest.from_params(
+                tuple(s["ticker"] for s in store.job_stocks(conn, job_id)),
+                job["source"],
+                json.loads(job["params"]),
             )
             # Everything that can refuse the resume (an option the job's source does not take,
             # a data directory that moved) is checked before the job is touched: a refusal
@@ -451,7 +504,8 @@ def _process_stock(
     source: PriceSource,
     request: JobRequest,
 ) -> StockOutcome:
-    from stockscan.analysis import analyze, position_size
+    from stockscan.analysis import analyze
+    from stockscan.analysis.plan import exchange_of
     from stockscan.analysis.validation import check_not_after
     from stockscan.sources import provenance_of
 
@@ -480,9 +534,10 @@ def _process_stock(
             kept = _keep_unchanged(conn, job_id, stock, source.name, bars, request)
             if kept is not None:
                 return kept
-        analysis = analyze(bars)
+        analysis = analyze(bars, exchange=exchange_of(ticker))
         raw_payload = json.dumps(analysis.raw, separators=(",", ":"), allow_nan=False)
-        quantity = position_size(analysis.plan, request.capital, request.risk_pct)
+        held = request.position(ticker, analysis.plan)
+        quantity = held.quantity
         checkpoint("analysed", position)
     except StockError as exc:
         failure = exc
@@ -509,7 +564,9 @@ def _process_stock(
         checkpoint("committed", position)
         if result_id is None:
             return StockOutcome(ticker, "skipped", "demo_over_real", skip_reason, analysis=analysis)
-        return StockOutcome(ticker, "succeeded", None, None, result_id, quantity, analysis)
+        return StockOutcome(
+            ticker, "succeeded", None, None, result_id, quantity, analysis, position=held
+        )
     with transaction(conn):
         store.fail_stock(conn, job_id, detail_id, ticker, failure.kind, failure.message)
     return StockOutcome(ticker, "failed", failure.kind, failure.message)
@@ -525,7 +582,8 @@ def _keep_unchanged(
 ) -> StockOutcome | None:
     """The stock's existing result when the bars bring nothing new: same market date, same
     source, same scoring version, and both bars complete. None when it must be analysed."""
-    from stockscan.analysis import SCORING_VERSION, TradePlan, position_size
+    from stockscan.analysis import SCORING_VERSION
+    from stockscan.position import Levels
 
     date = bars.last_date.isoformat()
     existing = store.current_result(conn, stock.ticker, date)
@@ -537,16 +595,8 @@ def _keep_unchanged(
         or existing["scoring_version"] != SCORING_VERSION
     ):
         return None
-    entry, stop = existing["entry"], existing["stop"]
-    plan = TradePlan(
-        side=existing["side"],
-        entry=entry,
-        stop=stop,
-        target=existing["target"],
-        reward_risk=existing["reward_risk"],
-        risk_per_share=abs(entry - stop) if entry is not None and stop is not None else None,
-    )
-    quantity = position_size(plan, request.capital, request.risk_pct)
+    held = request.position(stock.ticker, Levels.of_row(existing))
+    quantity = held.quantity
     note = f"no new bars since {date}"
     with transaction(conn):
         store.keep_result(
@@ -554,8 +604,26 @@ def _keep_unchanged(
             result_id=existing["id"], quantity=quantity, note=note,
         )  # fmt: skip
     return StockOutcome(
-        stock.ticker, "succeeded", result_id=existing["id"], quantity=quantity, note=note
-    )
+        stock.ticker, "succeeded", result_id=existing["id"], quantity=quantity, note=note,
+        position=held,
+    )  # fmt: skip
+
+
+def stored_position(ticker: str, row: dict[str, Any], params: dict[str, Any]) -> Position | None:
+    """What the job with ``params`` made of the stored result ``row`` of ``ticker``; None for a
+    result of a scoring version before these rules (its plan followed others), a job from
+    before them, or a row without a plan."""
+    from stockscan.position import Levels, rules_apply
+
+    if not rules_apply(row.get("scoring_version")) or row.get("side") is None:
+        return None
+    if params.get("capital") is None or "sides" not in params:
+        return None
+    request = JobRequest.from_params((ticker,), "demo", params)
+    try:
+        return request.position(ticker, Levels.of_row(row))
+    except ValueError:  # a stored row the rules cannot size (not one this version wrote)
+        return None
 
 
 def with_liveness(db_path: Path, job: dict[str, Any]) -> dict[str, Any]:

@@ -92,6 +92,7 @@ def test_analyze_demo_then_jobs_show_json(db_path: Path) -> None:
     assert document["job"]["status"] == "succeeded" and document["job"]["source"] == "demo"
     assert document["job"]["params"] == {
         "capital": 100000.0, "risk_pct": 1.0, "data_dir": None, "skip_unchanged": False,
+        "sides": "long", "max_position_pct": 20.0,
     }  # fmt: skip
     assert [s["ticker"] for s in document["stocks"]] == ["TCS.NS", "INFY.NS"]  # order kept
     for stock in document["stocks"]:

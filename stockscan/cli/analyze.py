@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.common import app, handle_errors, run_job
+from stockscan.cli.common import PlanOptions, app, handle_errors, run_job
 from stockscan.cli.options import (
+    BandsOption,
     CapitalOption,
     DataDirOption,
     DbOption,
@@ -15,13 +16,17 @@ from stockscan.cli.options import (
     FetchWorkersOption,
     JsonOption,
     KeepPartialOption,
+    MaxPositionOption,
     MaxRpsOption,
     QuietOption,
     RiskOption,
+    ShortableOption,
+    SidesChoice,
+    SidesOption,
     SourceChoice,
     SourceOption,
 )
-from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
+from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_MAX_POSITION_PCT, DEFAULT_RISK_PCT
 
 
 @app.command(
@@ -42,6 +47,10 @@ def analyze(
     data_dir: DataDirOption = None,
     capital: CapitalOption = DEFAULT_CAPITAL,
     risk_pct: RiskOption = DEFAULT_RISK_PCT,
+    sides: SidesOption = SidesChoice.long,
+    shortable: ShortableOption = None,
+    max_position_pct: MaxPositionOption = DEFAULT_MAX_POSITION_PCT,
+    bands: BandsOption = None,
     exchange: ExchangeOption = None,
     keep_partial: KeepPartialOption = False,
     max_rps: MaxRpsOption = None,
@@ -65,4 +74,5 @@ def analyze(
         symbols, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=Tuning(max_rps, fetch_workers),
         json_output=json_output, quiet=quiet, db=db,
+        plan=PlanOptions(sides.value, shortable, max_position_pct, bands),
     )  # fmt: skip

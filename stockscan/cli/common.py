@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -19,7 +20,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from stockscan import __version__
-from stockscan.errors import EXIT_CODES, EXIT_DATABASE, EXIT_INTERRUPTED, StockscanError
+from stockscan.errors import (
+    EXIT_CODES,
+    EXIT_DATABASE,
+    EXIT_INTERRUPTED,
+    StockscanError,
+    UsageError,
+)
+from stockscan.position import DEFAULT_MAX_POSITION_PCT, DEFAULT_SIDES
 
 if TYPE_CHECKING:
     from stockscan.cli.options import SourceChoice
@@ -228,6 +236,7 @@ def run_job(
     db: Path | None,
     skip_unchanged: bool = False,
     log_file: Path | None = None,
+    plan: PlanOptions | None = None,
 ) -> None:
     """What analyze and scan share: build the request, run the job, show it, exit."""
     from stockscan import jobs
@@ -241,6 +250,7 @@ def run_job(
         data_dir=str(data_dir.resolve()) if data_dir else None,
         skip_unchanged=skip_unchanged,
         keep_partial=keep_partial,
+        **(plan or PlanOptions()).request_fields(tickers),
     )
     # A usage error exits 2 before the database opens.
     get_source(request.source, data_dir, keep_partial=keep_partial, tuning=tuning)
@@ -252,6 +262,41 @@ def run_job(
     finally:
         reporter.close()
     finish_job(outcome, json_output, reporter)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What analyze and scan take for the plan: sides, shortable stocks, cap, price bands."""
+
+    sides: str = DEFAULT_SIDES
+    shortable: Path | None = None
+    max_position_pct: float = DEFAULT_MAX_POSITION_PCT
+    bands: Path | None = None
+
+    def request_fields(self, tickers: list[str]) -> dict[str, Any]:
+        """The plan's fields of the job request, the files read and checked (exit 2 on a bad
+        combination or file; a warning for each line left out). The request checks the cap."""
+        from stockscan import render
+        from stockscan.symbol_files import read_bands, read_shortable
+
+        if self.shortable is not None and self.sides != "both":
+            raise UsageError("--shortable needs --sides both (long-only jobs never short)")
+        if self.sides == "both" and self.shortable is None:
+            raise UsageError(
+                "--sides both needs --shortable FILE: the stocks that can be shorted"
+                " (for NSE, the F&O list)"
+            )
+        fields: dict[str, Any] = {"sides": self.sides, "max_position_pct": self.max_position_pct}
+        warnings: list[str] = []
+        if self.shortable is not None:
+            fields["shortable"], found = read_shortable(self.shortable, tickers)
+            warnings += found
+        if self.bands is not None:
+            fields["bands"], found = read_bands(self.bands, tickers)
+            warnings += found
+        for line in warnings:
+            render.warning(line)
+        return fields
 
 
 def job_reporter(

@@ -56,6 +56,51 @@ CapitalOption = Annotated[
 RiskOption = Annotated[
     float, typer.Option("--risk-pct", help="Percent of capital risked per trade (entry to stop).")
 ]
+
+
+class SidesChoice(StrEnum):
+    long = "long"
+    both = "both"
+
+
+SidesOption = Annotated[
+    SidesChoice,
+    typer.Option(
+        "--sides",
+        help="Which sides get a plan: long (a SELL or STRONG_SELL says 'avoid / exit if held') "
+        "or both (a short plan for the stocks --shortable lists; any other is not shortable).",
+        case_sensitive=False,
+    ),
+]
+ShortableOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--shortable",
+        metavar="FILE",
+        help="With --sides both: the stocks that can be shorted, one symbol a line (NSE's F&O "
+        "list works as it is; RELIANCE matches RELIANCE.NS).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+MaxPositionOption = Annotated[
+    float,
+    typer.Option(
+        "--max-position-pct",
+        help="The most of the capital one position may take, in percent (above 0, at most 100).",
+    ),
+]
+BandsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--bands",
+        metavar="FILE",
+        help="Daily price bands, SYMBOL,BAND a line (BAND 2, 5, 10, 20 or none): a stop or "
+        "target beyond the band is said so. Without it: band unknown, not checked.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
 MaxRpsOption = Annotated[
     float | None,
     typer.Option(

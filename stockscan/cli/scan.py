@@ -10,22 +10,27 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.common import app, database, db_path, handle_errors, run_job
+from stockscan.cli.common import PlanOptions, app, database, db_path, handle_errors, run_job
 from stockscan.cli.options import (
+    BandsOption,
     CapitalOption,
     DataDirOption,
     DbOption,
     FetchWorkersOption,
     JsonOption,
     KeepPartialOption,
+    MaxPositionOption,
     MaxRpsOption,
     QuietOption,
     RiskOption,
+    ShortableOption,
+    SidesChoice,
+    SidesOption,
     SourceChoice,
     SourceOption,
 )
 from stockscan.errors import UsageError
-from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
+from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_MAX_POSITION_PCT, DEFAULT_RISK_PCT
 
 LogFileOption = Annotated[
     Path | None,
@@ -53,6 +58,10 @@ def scan(
     data_dir: DataDirOption = None,
     capital: CapitalOption = DEFAULT_CAPITAL,
     risk_pct: RiskOption = DEFAULT_RISK_PCT,
+    sides: SidesOption = SidesChoice.long,
+    shortable: ShortableOption = None,
+    max_position_pct: MaxPositionOption = DEFAULT_MAX_POSITION_PCT,
+    bands: BandsOption = None,
     keep_partial: KeepPartialOption = False,
     max_rps: MaxRpsOption = None,
     fetch_workers: FetchWorkersOption = None,
@@ -90,6 +99,7 @@ def scan(
         tickers, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=tuning, json_output=json_output, quiet=quiet, db=db,
         skip_unchanged=True, log_file=log_file,
+        plan=PlanOptions(sides.value, shortable, max_position_pct, bands),
     )  # fmt: skip
 
 

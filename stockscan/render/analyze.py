@@ -35,14 +35,19 @@ def stock_line(outcome: StockOutcome, source: str) -> str:
     head = f"{outcome.ticker:<14} {a.score:5.1f}  {a.verdict:<11} {a.analysis_date}"
     if outcome.status == "skipped":
         return f"{head}  SKIPPED {outcome.error_message}"
-    plan = a.plan
+    plan, held = a.plan, outcome.position
     if plan.side == "none":
         trade = f"close {a.close:.2f}  no trade"
+    elif held is not None and held.action == "avoid":
+        trade = f"close {a.close:.2f}  {'; '.join(held.notes)}"
     else:
         trade = (
             f"{plan.side} entry {fmt(plan.entry)} stop {fmt(plan.stop)} "
             f"target {fmt(plan.target)} qty {outcome.quantity}"
         )
+        # Every note but the unknown band (which results show and --json keep saying).
+        shown = [n for n in (held.notes if held else ()) if not n.startswith("price band unknown")]
+        trade += "".join(f"  [{n}]" for n in shown)
     partial = " (last bar partial)" if not a.last_bar_complete else ""
     return f"{head}  {trade}{demo}{partial}"
 

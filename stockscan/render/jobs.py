@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stockscan.jobs import stored_position
 from stockscan.render.base import (
     SOURCE_NOTES,
     fmt,
@@ -33,16 +34,15 @@ def job_summary(
     columns = ["ticker", "date", "score", "verdict", "side", "entry", "stop", "target", "qty"]
     if job["source"] == "demo":
         columns.append("data")
+    params = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
     rows = [
         [
             s["ticker"],
             s["analysis_date"],
             f"{s['score']:.1f}",
             s["verdict"],
-            s["side"],
-            fmt(s["entry"]),
-            fmt(s["stop"]),
-            fmt(s["target"]),
+            "avoid" if _avoided(s, params) else s["side"],
+            *_levels(s, params),
             "-" if s["quantity"] is None else str(s["quantity"]),
             *(["demo"] if job["source"] == "demo" else []),
         ]
@@ -59,6 +59,19 @@ def job_summary(
     for note, count in sorted(notes.items()):
         say(f"  {count} unchanged: {note}")
     problems(stocks)
+
+
+def _avoided(stock: dict[str, Any], params: dict[str, Any]) -> bool:
+    """A short verdict the job does not trade (long only, or not shortable)."""
+    held = stored_position(stock["ticker"], stock, params) if stock.get("side") else None
+    return held is not None and held.action == "avoid"
+
+
+def _levels(stock: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """Entry, stop and target as a job's tables show them: none for a plan it avoids."""
+    if _avoided(stock, params):
+        return ["-", "-", "-"]
+    return [fmt(stock["entry"]), fmt(stock["stop"]), fmt(stock["target"])]
 
 
 def problems(stocks: list[dict[str, Any]]) -> None:
@@ -114,6 +127,7 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
         f"  source      {SOURCE_NOTES.get(job['source'], job['source'])}",
         f"  parameters  capital {params['capital']:g}, risk {params['risk_pct']:g}%"
         + (f", data dir {params['data_dir']}" if params.get("data_dir") else "")
+        + _plan_settings(params)
         if "capital" in params
         # a job imported from the old system, or the import itself: no capital was given
         else "  parameters  " + (", ".join(f"{k} {v}" for k, v in params.items()) or "-"),
@@ -141,9 +155,7 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
             s["analysis_date"] or "-",
             "-" if s["score"] is None else f"{s['score']:.1f}",
             s["verdict"] or "-",
-            fmt(s["entry"]),
-            fmt(s["stop"]),
-            fmt(s["target"]),
+            *_levels(s, params),
             "-" if s["quantity"] is None else str(s["quantity"]),
         ]
         for s in stocks
@@ -151,6 +163,18 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
     table(columns, rows, right={"#", "score", "entry", "stop", "target", "qty"})
     # Errors get whole lines of their own: they are what a user came to read.
     problems(stocks)
+
+
+def _plan_settings(params: dict[str, Any]) -> str:
+    """The plan's settings of a job (none for a job from before them)."""
+    if "sides" not in params:
+        return ""
+    text = f", sides {params['sides']}, cap {params['max_position_pct']:g}%"
+    if params["sides"] == "both":
+        text += f", {plural(len(params.get('shortable', [])), 'shortable stock')}"
+    if params.get("bands") is not None:
+        text += f", {plural(len(params['bands']), 'price band')}"
+    return text
 
 
 def job_prune_report(report: JobPrune) -> None:
@@ -197,7 +221,11 @@ def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
     """The shape of ``jobs show ID --json`` and ``analyze --json``: {"job": …, "stocks": […]}."""
     job = dict(outcome.job)
     job["params"] = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
-    return {"job": job, "stocks": outcome.stocks}
+    stocks = []
+    for stock in outcome.stocks:
+        held = stored_position(stock["ticker"], stock, job["params"] or {})
+        stocks.append({**stock, "position": None if held is None else held.as_json()})
+    return {"job": job, "stocks": stocks}
 
 
 def jobs_document(rows: list[dict[str, Any]]) -> dict[str, Any]:

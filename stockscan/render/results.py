@@ -125,6 +125,9 @@ def result_document(row: dict[str, Any]) -> dict[str, Any]:
             "target": row["target"],
             "reward_risk": row["reward_risk"],
             "risk_per_share": plan.get("risk_per_share"),
+            # The tick the prices are on (scoring version 2 on; null before).
+            "tick": plan.get("tick"),
+            "tick_rule": plan.get("tick_rule"),
         },
         "indicators": indicators if isinstance(indicators, dict) else None,
         "components": components if isinstance(components, list) else None,
@@ -157,8 +160,21 @@ def result_document(row: dict[str, Any]) -> dict[str, Any]:
             "capital": params.get("capital"),
             "risk_pct": params.get("risk_pct"),
             "quantity": row["quantity"],
+            **_job_position(row, params),
         },
     }
+
+
+def _job_position(row: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The writing job's sides and cap, and what they make of the plan (null for a result of
+    another scoring version or a job from before them)."""
+    from stockscan.jobs import stored_position
+
+    held = stored_position(row["ticker"], row, params)
+    extra = {"sides": params.get("sides"), "max_position_pct": params.get("max_position_pct")}
+    if held is None:
+        return {**extra, "action": None, "notes": None}
+    return {**extra, **{k: v for k, v in held.as_json().items() if k != "quantity"}}
 
 
 def _num(value: float | None) -> str:
@@ -173,16 +189,18 @@ def result_detail(doc: dict[str, Any]) -> None:
     say(head)
     if doc["demo"]:
         say("DEMO DATA: synthetic prices, not market data")
-    plan = doc["plan"]
+    plan, position = doc["plan"], doc["position"]
+    action = position.get("action") if position else None
     if plan["side"] == "none":
         trade = f"no trade (close {_num(doc['close'])})"
+    elif action == "avoid":
+        trade = f"{plan['side']} verdict, close {_num(doc['close'])}: no short plan"
     else:
         trade = (
             f"{plan['side']}  entry {_num(plan['entry'])}  stop {_num(plan['stop'])}  "
             f"target {_num(plan['target'])}  reward:risk {fmt(plan['reward_risk'], 1)}"
             + (f"  risk/share {_num(plan['risk_per_share'])}" if plan["risk_per_share"] else "")
         )
-    position = doc["position"]
     if position is None:
         sizing = "quantity unknown: the job that wrote this result was pruned"
     elif position["capital"] is None:
@@ -191,7 +209,12 @@ def result_detail(doc: dict[str, Any]) -> None:
         sizing = (
             f"quantity {position['quantity'] if position['quantity'] is not None else '-'} "
             f"(job {position['job_id']}: capital {position['capital']:g}, "
-            f"risk {position['risk_pct']:g}%)"
+            f"risk {position['risk_pct']:g}%"
+            + (
+                f", sides {position['sides']}, cap {position['max_position_pct']:g}%)"
+                if position.get("sides")
+                else ")"
+            )
         )
     p = doc["provenance"]
     source = SOURCE_NOTES.get(p["source"], p["source"]).removeprefix(f"{p['source']}: ")
@@ -203,6 +226,8 @@ def result_detail(doc: dict[str, Any]) -> None:
         "Trade plan",
         f"  {trade}",
         f"  {sizing}",
+        *(f"  {note}" for note in (position or {}).get("notes") or ()),
+        *([f"  prices on the tick: {plan['tick_rule']}"] if plan.get("tick_rule") else []),
         "",
         "Provenance",
         f"  source       {p['source']} ({source})",
