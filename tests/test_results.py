@@ -22,7 +22,6 @@ from stockscan import jobs, render, store
 from stockscan.analysis import INDICATOR_NAMES, VERDICTS
 from stockscan.cli import app
 from stockscan.cli import results as results_cli
-from stockscan.db import open_db
 from tests.conftest import oracle, run_cli
 from tests.fakes import FakeSource
 
@@ -48,7 +47,7 @@ def analyse(
 @pytest.fixture
 def filled(db_path: Path) -> Iterator[sqlite3.Connection]:
     """Five market dates of three real (csv) tickers, then one demo job on the last date."""
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     for n, day in enumerate(DATES):
         analyse(conn, db_path, day, *REAL, n=n)
     analyse(conn, db_path, DATES[-1], "DEMO.NS", "TCS.NS", source="demo", n=99)
@@ -143,7 +142,7 @@ def test_latest_table_and_csv_mark_demo_rows(filled: sqlite3.Connection) -> None
 
 
 def test_latest_on_an_empty_database(db_path: Path) -> None:
-    open_db(db_path).close()
+    store.open(db_path).close()
     code, out, err = invoke("results", "latest")
     assert code == 0 and out == "" and "No results" in err
     assert json.loads(invoke("results", "latest", "--json")[1])["results"] == []

@@ -8,6 +8,10 @@ Timestamps are ISO-8601 UTC text; market dates are ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+from stockscan import db, migrations
 from stockscan.store.base import (
     ACTIVE_JOB_STATUSES,
     COUNTED_STOCK_STATUSES,
@@ -97,7 +101,15 @@ from stockscan.store.watchlist import (
     watchlist_tickers,
 )
 
+
+def open(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open the database at ``path`` and migrate it: opening the store is migrating it, so a
+    new database and an old one are handled the same (see ``db.open_db`` for ``create``)."""
+    return db.open_db(path, create=create, setup=migrations.migrate)
+
+
 __all__ = [
+    "open",
     "ACTIVE_JOB_STATUSES",
     "COUNTED_STOCK_STATUSES",
     "PendingStock",
