@@ -45,6 +45,14 @@ def canonical_path(path: Path) -> Path:
     return Path(os.path.realpath(path.expanduser()))
 
 
+def file_bytes(path: Path) -> int:
+    """The database as the disk holds it: its file plus its write-ahead log (0 for either that
+    does not exist). Committed pages sit in the WAL until a checkpoint, so the file alone
+    undercounts."""
+    wal = path.with_name(path.name + "-wal")
+    return sum(p.stat().st_size for p in (path, wal) if p.exists())
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open ``path`` with the house pragmas. Does not create the parent directory."""
     conn = sqlite3.connect(

@@ -161,3 +161,13 @@ def test_disk_full_is_a_database_error(db_path: Path) -> None:
                 ((f"T{i}" * 5,) for i in range(10000)),
             )
     conn.close()
+
+
+def test_file_bytes_counts_the_file_and_its_wal(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    assert dbmod.file_bytes(path) == 0
+    path.write_bytes(b"a" * 100)
+    assert dbmod.file_bytes(path) == 100
+    (tmp_path / "x.db-wal").write_bytes(b"w" * 30)
+    (tmp_path / "x.db-shm").write_bytes(b"s" * 7)  # the shared-memory index is not the data
+    assert dbmod.file_bytes(path) == 130
