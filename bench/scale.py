@@ -253,7 +253,7 @@ def in_process(path: Path) -> dict[str, Any]:
             "history_30": timed(
                 lambda: store.result_history(conn, rng.choice(names), limit=30), 200
             ),
-            "show_one": timed(lambda: store.result_detail(conn, rng.choice(names)), 200),
+            "show_one": timed(lambda: store.find_result(conn, rng.choice(names)), 200),
         }
     finally:
         conn.close()

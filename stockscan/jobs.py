@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,8 +141,8 @@ class StockOutcome:
 
 @dataclass
 class JobOutcome:
-    job: dict[str, Any]
-    stocks: list[dict[str, Any]] = field(default_factory=list)
+    job: store.Job
+    stocks: list[store.JobStock] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -253,7 +253,10 @@ def resume(
                 raise JobAlreadyRunning(job_id, job["owner_pid"], job["owner_host"])
             if job["status"] == "succeeded":
                 return JobOutcome(job, store.job_stocks(conn, job_id))
-            params = json.loads(job["params"])
+            params = job["params"]
+            # A legacy job has no source to fetch from: `jobs resume` refuses it before this
+            # (legacy.check_resumable).
+            assert job["source"] != "legacy", job
             request = JobRequest(
                 tickers=tuple(s["ticker"] for s in store.job_stocks(conn, job_id)),
                 source=job["source"],
@@ -283,7 +286,9 @@ def resume(
         lock.release()
 
 
-def _refuse_if_owned(conn: sqlite3.Connection, db_path: Path, job: dict[str, Any] | None) -> None:
+def _refuse_if_owned(
+    conn: sqlite3.Connection, db_path: Path, job: Mapping[str, Any] | None
+) -> None:
     """Exit 3 when ``job`` has a live owner, whatever that owner is doing.
 
     Called with a job found by a plain read, before asking for the write lock: a WAL reader
@@ -297,7 +302,7 @@ def _refuse_if_owned(conn: sqlite3.Connection, db_path: Path, job: dict[str, Any
 
 @contextmanager
 def _owner_checked_on_busy(
-    conn: sqlite3.Connection, db_path: Path, find: Callable[[], dict[str, Any] | None]
+    conn: sqlite3.Connection, db_path: Path, find: Callable[[], Mapping[str, Any] | None]
 ) -> Iterator[None]:
     """If the write lock cannot be had in time, look again (a read) before reporting a locked
     database: the job may have gained a live owner since the first look."""
@@ -396,7 +401,7 @@ def _work(
     todo = store.unfinished_stocks(conn, job_id)
     job = store.get_job(conn, job_id)
     assert job is not None
-    reporter.job_started(job, resumed=resumed, todo=len(todo))
+    reporter.job_started(dict(job), resumed=resumed, todo=len(todo))
     will_fetch = [stock.ticker for stock in todo if stock.attempts < MAX_STOCK_ATTEMPTS]
     with sigterm_as_interrupt():
         try:
@@ -528,7 +533,7 @@ def _keep_unchanged(
     from stockscan.analysis import SCORING_VERSION, TradePlan, position_size
 
     date = bars.last_date.isoformat()
-    existing = store.current_result(conn, stock.ticker, date)
+    existing = store.find_result(conn, stock.ticker, on=date)
     if (
         existing is None
         or not bars.last_bar_complete
@@ -558,19 +563,17 @@ def _keep_unchanged(
     )
 
 
-def with_liveness(db_path: Path, job: dict[str, Any]) -> dict[str, Any]:
+def with_liveness(db_path: Path, job: store.Job) -> store.LiveJob:
     """The job with what its stored status means now, read from its lock, for listings:
     ``owner_alive`` (None unless the job is stored ``running``) and ``effective_status``,
     which is ``interrupted`` for a running job whose owner is gone. Nothing is written: the
     stored status stays until the same command, ``jobs resume`` or the orphan sweep of the
     next job changes it."""
-    alive = owner_alive(db_path, int(job["id"])) if job["status"] == "running" else None
+    alive = owner_alive(db_path, job["id"]) if job["status"] == "running" else None
     status = "interrupted" if alive is False else job["status"]
-    return {**job, "owner_alive": alive, "effective_status": status}
+    return store.LiveJob(**job, owner_alive=alive, effective_status=status)
 
 
 def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
     """The shape of ``jobs show ID --json`` and ``analyze --json``: {"job": …, "stocks": […]}."""
-    job = dict(outcome.job)
-    job["params"] = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
-    return {"job": job, "stocks": outcome.stocks}
+    return {"job": outcome.job, "stocks": outcome.stocks}

@@ -162,7 +162,7 @@ def _check_days(option: str, days: int) -> None:
         raise UsageError(f"{option} {days}: must be 0 or more days")
 
 
-def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
+def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[store.Job]:
     """Running jobs whose owner process is alive (it holds the job's lock, stockscan.locks)."""
     return [job for job in store.running_jobs(conn) if owner_alive(db_path, job["id"])]
 

@@ -65,7 +65,7 @@ def analyse(
 
 
 def result(conn: sqlite3.Connection, ticker: str) -> dict[str, Any]:
-    row = store.result_detail(conn, ticker)
+    row = store.find_result(conn, ticker)
     assert row is not None
     return row
 
@@ -110,7 +110,7 @@ def test_demo_chart_is_the_result_s_own_bars_cut_at_its_date(
 
 
 def test_an_older_result_is_charted_at_its_own_date(demo_db: sqlite3.Connection) -> None:
-    row = store.result_detail(demo_db, "TCS.NS", as_of=THURSDAY)
+    row = store.find_result(demo_db, "TCS.NS", as_of=THURSDAY)
     assert row is not None
     data = chart_data(demo_db, row, count=30, data_dir=None)
     assert str(data.bars.dates[-1]) == THURSDAY and len(data.bars) == 30

@@ -198,11 +198,13 @@ def _finish(outcome: JobOutcome, json_output: bool, reporter: JobReporter) -> No
 
     # The job is done and recorded: output that fails from here on changes nothing of it
     # (stockscan.render.output; stockscan.cli.main reports it).
-    reporter.job_context(outcome.job)
+    # The reporter (render.py) takes plain dicts until it takes the store's rows (issue 16).
+    job, stocks = dict(outcome.job), [dict(stock) for stock in outcome.stocks]
+    reporter.job_context(job)
     if json_output:
         reporter.show(lambda: render.print_json(jobs.outcome_json(outcome)))
     else:
-        reporter.summary(outcome.job, outcome.stocks)
-    reporter.log_summary(outcome.job, outcome.stocks)
+        reporter.summary(job, stocks)
+    reporter.log_summary(job, stocks)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -5,6 +5,7 @@ imports numpy (and plotext, when it draws), so the others start fast."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import sqlite3
@@ -12,13 +13,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from stockscan.cli.analyze import SourceChoice
 from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
 from stockscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from stockscan.store import ResultDetail
 
 results_app = typer.Typer(
     help="Query results: the newest per ticker, a ticker's history, one in full, its chart,"
@@ -303,7 +307,11 @@ def show(
     as_of = _date("--date", date)
     with database(db, create=False) as conn:
         row = _result_row(conn, symbol, as_of, db, "show")
-    document = render.result_document(row)
+    # render.result_document still parses job_params itself: hand it them as stored until it
+    # takes them decoded (issue 16, render/ split), then pass ``row`` as it is.
+    document = render.result_document(
+        {**row, "job_params": None if row["job_params"] is None else json.dumps(row["job_params"])}
+    )
     if json_output:
         render.print_json(document)
     else:
@@ -464,10 +472,10 @@ def chart(
 
 def _result_row(
     conn: sqlite3.Connection, symbol: str, as_of: str | None, db: Path | None, command: str
-) -> dict[str, Any]:
+) -> ResultDetail:
     from stockscan import store
 
-    row = store.result_detail(conn, symbol, as_of=as_of)
+    row = store.find_result(conn, symbol, as_of=as_of)
     if row is None:
         when = f" on or before {as_of}" if as_of else ""
         hint = _elsewhere(conn, symbol, command, as_of=as_of)

@@ -7,28 +7,104 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, cast
 
-from stockscan.store.base import ACTIVE_JOB_STATUSES, COUNTED_STOCK_STATUSES, _dicts, _one, now_iso
+from stockscan.store.base import (
+    ACTIVE_JOB_STATUSES,
+    COUNTED_STOCK_STATUSES,
+    _decoded,
+    _dicts,
+    _rows,
+    now_iso,
+)
 
 if TYPE_CHECKING:
-    from stockscan.analysis.model import Analysis
+    from stockscan.analysis.model import Analysis, Side, Verdict
+
+
+class Job(TypedDict):
+    """A row of analysis_jobs, ``params`` decoded (the only place that parses them)."""
+
+    id: int
+    request_key: str
+    status: str  # running, interrupted, succeeded, partial, failed
+    source: Literal["yahoo", "demo", "csv", "legacy"]
+    params: dict[str, Any]
+    run_date: str
+    total: int
+    succeeded: int
+    failed: int
+    skipped: int
+    attempts: int
+    owner_pid: int | None  # None for a job imported from the old system
+    owner_host: str | None
+    message: str | None
+    created_at: str
+    started_at: str
+    finished_at: str | None
+    legacy_job_id: str | None
+
+
+class LiveJob(Job):
+    """A job with what its stored status means now (``jobs.with_liveness``)."""
+
+    owner_alive: bool | None  # None unless the job is stored running
+    effective_status: str  # interrupted for a running job whose owner is gone
+
+
+class JobStock(TypedDict):
+    """A stock of a job (job_stocks), with the result it wrote: the result's columns are None
+    while it has none."""
+
+    ticker: str
+    position: int
+    status: str  # pending, running, succeeded, failed, skipped
+    attempts: int
+    error_kind: str | None
+    error_message: str | None
+    note: str | None
+    result_id: int | None
+    quantity: int | None
+    started_at: str | None
+    finished_at: str | None
+    analysis_date: str | None
+    score: float | None
+    verdict: Verdict | None
+    side: Side | None
+    close: float | None
+    entry: float | None
+    stop: float | None
+    target: float | None
+    reward_risk: float | None
+    analysis_source: str | None
+    result_status: str | None
+    scoring_version: str | None
+
+
+def _jobs(cursor: sqlite3.Cursor) -> list[Job]:
+    rows = _dicts(cursor)
+    for row in rows:
+        row["params"] = _decoded(row["params"])
+    return cast("list[Job]", rows)
 
 
 # --- jobs -----------------------------------------------------------------------------------
 
 
 def find_active_job(conn: sqlite3.Connection, request_key: str) -> dict[str, Any] | None:
-    return _one(
+    """The running or interrupted job of this request: a Job, typed as a plain dict until
+    legacy.Importer._lock_job takes a Job (issue 16: then return ``Job | None``)."""
+    found = _jobs(
         conn.execute(
             "SELECT * FROM analysis_jobs WHERE request_key = ? AND status IN (?, ?)",
             (request_key, *ACTIVE_JOB_STATUSES),
         )
     )
+    return dict(found[0]) if found else None
 
 
-def running_jobs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return _dicts(conn.execute("SELECT * FROM analysis_jobs WHERE status = 'running'"))
+def running_jobs(conn: sqlite3.Connection) -> list[Job]:
+    return _jobs(conn.execute("SELECT * FROM analysis_jobs WHERE status = 'running'"))
 
 
 def create_job(
@@ -104,7 +180,7 @@ def interrupt_job(conn: sqlite3.Connection, job_id: int, message: str) -> None:
     )
 
 
-def finish_job(conn: sqlite3.Connection, job_id: int) -> dict[str, Any]:
+def finish_job(conn: sqlite3.Connection, job_id: int) -> Job:
     """Close a job whose stocks are all done; its status follows from the counts."""
     job = get_job(conn, job_id)
     assert job is not None
@@ -124,8 +200,9 @@ def finish_job(conn: sqlite3.Connection, job_id: int) -> dict[str, Any]:
     return finished
 
 
-def get_job(conn: sqlite3.Connection, job_id: int) -> dict[str, Any] | None:
-    return _one(conn.execute("SELECT * FROM analysis_jobs WHERE id = ?", (job_id,)))
+def get_job(conn: sqlite3.Connection, job_id: int) -> Job | None:
+    found = _jobs(conn.execute("SELECT * FROM analysis_jobs WHERE id = ?", (job_id,)))
+    return found[0] if found else None
 
 
 def list_jobs(
@@ -134,7 +211,7 @@ def list_jobs(
     limit: int | None = 20,
     status: str | None = None,
     statuses: Sequence[str] = (),
-) -> list[dict[str, Any]]:
+) -> list[Job]:
     """Jobs newest first, of ``status`` or of any of ``statuses`` (as stored); ``limit``
     None for all of them."""
     wanted = [status] if status else list(statuses)
@@ -143,16 +220,17 @@ def list_jobs(
         f"SELECT * FROM analysis_jobs{where} ORDER BY id DESC LIMIT ?",
         (*wanted, -1 if limit is None else limit),
     )
-    return _dicts(cursor)
+    return _jobs(cursor)
 
 
 def count_jobs(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM analysis_jobs").fetchone()[0])
 
 
-def job_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]:
+def job_stocks(conn: sqlite3.Connection, job_id: int) -> list[JobStock]:
     """Every stock of a job in request order, with the result it wrote (if any)."""
-    return _dicts(
+    return _rows(
+        JobStock,
         conn.execute(
             "SELECT d.ticker, d.position, d.status, d.attempts, d.error_kind, d.error_message,"
             " d.note,"
@@ -163,7 +241,7 @@ def job_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]:
             " LEFT JOIN analysis_results AS r ON r.id = d.result_id"
             " WHERE d.job_id = ? ORDER BY d.position",
             (job_id,),
-        )
+        ),
     )
 
 

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from stockscan.store.base import now_iso
-from stockscan.store.jobs import finish_job, get_job
+from stockscan.store.jobs import Job, finish_job, get_job
 
 # --- legacy import ----------------------------------------------------------------------------
 # The writes of `stockscan db import-legacy` (stockscan.legacy reads the old file itself: its
@@ -77,16 +77,6 @@ def legacy_job_exists(conn: sqlite3.Connection, legacy_job_id: str) -> bool:
     )
 
 
-def result_on(conn: sqlite3.Connection, ticker: str, analysis_date: str) -> tuple[int, bool] | None:
-    """(id, imported from the old system?) of the result for ``ticker`` on that market date."""
-    row = conn.execute(
-        "SELECT id, legacy_result_id IS NOT NULL FROM analysis_results"
-        " WHERE ticker = ? AND analysis_date = ?",
-        (ticker, analysis_date),
-    ).fetchone()
-    return None if row is None else (int(row[0]), bool(row[1]))
-
-
 def insert_legacy_result(
     conn: sqlite3.Connection,
     *,
@@ -107,7 +97,7 @@ def insert_legacy_result(
     payload: str,
 ) -> int:
     """An old result and its raw data. The caller has checked that the ticker and date are
-    free (``result_on``) in the same transaction, so this never meets a conflict."""
+    free (``find_result``) in the same transaction, so this never meets a conflict."""
     row = conn.execute(
         "INSERT INTO analysis_results (job_id, ticker, analysis_date, status, score, verdict,"
         " side, entry, stop, target, analysis_source, scoring_version, created_at, updated_at,"
@@ -168,7 +158,7 @@ def record_legacy_ticker(conn: sqlite3.Connection, job_id: int, ticker: str) -> 
     )
 
 
-def finish_legacy_import(conn: sqlite3.Connection, job_id: int, message: str) -> dict[str, Any]:
+def finish_legacy_import(conn: sqlite3.Connection, job_id: int, message: str) -> Job:
     finish_job(conn, job_id)
     conn.execute("UPDATE analysis_jobs SET message = ? WHERE id = ?", (message, job_id))
     job = get_job(conn, job_id)

@@ -5,20 +5,69 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-from stockscan.store.base import _dicts, _one
+from stockscan.store.base import _decoded, _dicts
+
+if TYPE_CHECKING:
+    from stockscan.analysis.model import Side, Verdict
 
 # --- results --------------------------------------------------------------------------------
 # Read queries behind `stockscan results`. Each is built by a *_query function so that a test
 # can run EXPLAIN QUERY PLAN on exactly the SQL the command runs. None of them reads
-# analysis_raw_data except result_detail (`results show`).
+# analysis_raw_data except find_result.
 
 RESULT_COLUMNS = (
     "id", "ticker", "analysis_date", "score", "verdict", "side", "close", "entry", "stop",
     "target", "reward_risk", "analysis_source", "status", "scoring_version", "bars_used",
     "job_id", "created_at", "updated_at",
 )  # fmt: skip
+
+
+class Result(TypedDict):
+    """A row of analysis_results as the listings read it (RESULT_COLUMNS, and ``demo``)."""
+
+    id: int
+    ticker: str
+    analysis_date: str
+    score: float
+    verdict: Verdict
+    side: Side
+    close: float | None  # None only for a result imported from the old system
+    entry: float | None
+    stop: float | None
+    target: float | None
+    reward_risk: float | None
+    analysis_source: str
+    status: str
+    scoring_version: str
+    bars_used: int | None
+    job_id: int | None
+    created_at: str
+    updated_at: str
+    demo: bool
+
+
+class HistoryRow(Result):
+    """A result with its move from the analysis before it (None for a ticker's first)."""
+
+    score_change: float | None
+    previous_verdict: str | None
+
+
+class ResultDetail(Result):
+    """One result in full (find_result): its raw data, provenance and the job that wrote it."""
+
+    raw_payload: str | None  # None: no raw-data row (never for a row stockscan wrote)
+    quantity: int | None
+    fetched_at: str | None
+    source_version: str | None
+    auto_adjust: int | None
+    legacy_result_id: int | None  # not None: imported from the old system
+    job_status: str | None  # None: the job that wrote it was pruned
+    job_params: dict[str, Any] | None
+
+
 _SELECT_RESULT = (
     ", ".join(f"r.{c}" for c in RESULT_COLUMNS) + ", r.analysis_source = 'demo' AS demo"
 )
@@ -153,28 +202,46 @@ def result_history(conn: sqlite3.Connection, ticker: str, *, limit: int) -> list
     return rows[:limit]
 
 
-def detail_query(ticker: str, *, as_of: str | None = None) -> tuple[str, list[Any]]:
-    """One result in full: its raw data (the only read of analysis_raw_data), and the job that
-    wrote it with that job's quantity for this ticker."""
+def find_result_query(
+    ticker: str, *, on: str | None = None, as_of: str | None = None
+) -> tuple[str, list[Any]]:
+    """One result in full: the one dated ``on``, else the newest on or before ``as_of`` (the
+    newest of all when both are None); its raw data (the only read of analysis_raw_data), and
+    the job that wrote it with that job's quantity for this ticker."""
+    if on is not None and as_of is not None:
+        raise ValueError("a result is found on a date or as of a date, not both")
     sql = (
         f"SELECT {_SELECT_RESULT}, raw.payload AS raw_payload, d.quantity,"
-        " r.fetched_at, r.source_version, r.auto_adjust,"
+        " r.fetched_at, r.source_version, r.auto_adjust, r.legacy_result_id,"
         " j.status AS job_status, j.params AS job_params"
         " FROM analysis_results AS r"
         " LEFT JOIN analysis_raw_data AS raw ON raw.result_id = r.id"
         " LEFT JOIN analysis_jobs_details AS d ON d.job_id = r.job_id AND d.ticker = r.ticker"
         " LEFT JOIN analysis_jobs AS j ON j.id = r.job_id"
-        " WHERE r.ticker = ? AND r.analysis_date <= ?"
+        f" WHERE r.ticker = ? AND r.analysis_date {'=' if on is not None else '<='} ?"
         " ORDER BY r.analysis_date DESC LIMIT 1"
     )
-    return sql, [ticker, as_of or "9999-12-31"]
+    return sql, [ticker, on if on is not None else as_of or "9999-12-31"]
 
 
-def result_detail(
-    conn: sqlite3.Connection, ticker: str, *, as_of: str | None = None
-) -> dict[str, Any] | None:
-    sql, params = detail_query(ticker, as_of=as_of)
-    return next(_result_rows(conn.execute(sql, params)), None)
+def find_result(
+    conn: sqlite3.Connection, ticker: str, *, on: str | None = None, as_of: str | None = None
+) -> ResultDetail | None:
+    """The one lookup of a ticker's result by date (see find_result_query): `results show`,
+    the job loop's "no new bars" check (``on``) and the legacy import's "is this date taken"
+    (``on``, with ``legacy_result_id``)."""
+    sql, params = find_result_query(ticker, on=on, as_of=as_of)
+    for row in _result_rows(conn.execute(sql, params)):
+        row["job_params"] = _decoded(row["job_params"])
+        return cast("ResultDetail", row)
+    return None
+
+
+def result_on(conn: sqlite3.Connection, ticker: str, analysis_date: str) -> tuple[int, bool] | None:
+    """(id, imported from the old system?) of the result for ``ticker`` on that market date.
+    Only for stockscan/legacy.py until it calls find_result itself (issue 16): then delete."""
+    found = find_result(conn, ticker, on=analysis_date)
+    return None if found is None else (found["id"], found["legacy_result_id"] is not None)
 
 
 def export_query(
@@ -253,19 +320,6 @@ def result_pairs(conn: sqlite3.Connection, *, since: str) -> list[dict[str, Any]
     )
 
 
-def current_result(
-    conn: sqlite3.Connection, ticker: str, analysis_date: str
-) -> dict[str, Any] | None:
-    """The result of ``ticker`` on ``analysis_date``, if there is one."""
-    return _one(
-        conn.execute(
-            "SELECT id, analysis_source, scoring_version, status, side, entry, stop, target,"
-            " reward_risk FROM analysis_results WHERE ticker = ? AND analysis_date = ?",
-            (ticker, analysis_date),
-        )
-    )
-
-
 # --- charts and report ---
 # Reads behind `stockscan results chart` and `stockscan report` (stockscan.charts). The bars
 # themselves come from the price cache above (yahoo) or are rebuilt by their source.
@@ -299,4 +353,7 @@ def report_stocks_query(job_id: int) -> tuple[str, list[Any]]:
 
 def report_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]:
     sql, params = report_stocks_query(job_id)
-    return _dicts(conn.execute(sql, params))
+    rows = _dicts(conn.execute(sql, params))
+    for row in rows:
+        row["result_job_params"] = _decoded(row["result_job_params"])
+    return rows

@@ -9,8 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from stockscan.store.base import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, _dicts
-from stockscan.store.jobs import _set_stock_status
+from stockscan.store.base import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES
+from stockscan.store.jobs import Job, _jobs, _set_stock_status
 
 # --- retention ------------------------------------------------------------------------------
 # What `jobs prune` and `db prune` delete. Each effect is counted from the same id list the
@@ -42,14 +42,14 @@ def terminal_jobs(
     ]
 
 
-def active_jobs(conn: sqlite3.Connection, *, source: str | None = None) -> list[dict[str, Any]]:
+def active_jobs(conn: sqlite3.Connection, *, source: str | None = None) -> list[Job]:
     """Running and interrupted jobs (optionally of one source)."""
     sql = "SELECT * FROM analysis_jobs WHERE status IN (?, ?)"
     params: list[Any] = list(ACTIVE_JOB_STATUSES)
     if source is not None:
         sql += " AND source = ?"
         params.append(source)
-    return _dicts(conn.execute(sql + " ORDER BY id", params))
+    return _jobs(conn.execute(sql + " ORDER BY id", params))
 
 
 def job_prune_effects(conn: sqlite3.Connection, job_ids: Sequence[int]) -> dict[str, int]:
