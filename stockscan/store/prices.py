@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import TypedDict
 
-from stockscan.store.base import _one
+from stockscan.store.base import _rows
 
 # --- price cache ----------------------------------------------------------------------------
 # Daily bars cached per (source, ticker, auto_adjust) by stockscan.sources.cache. Callers wrap
@@ -16,16 +16,27 @@ from stockscan.store.base import _one
 PriceBarRow = tuple[str, float, float, float, float, float]  # market_date, OHLC, volume
 
 
+class PriceFetch(TypedDict):
+    """The last fetch of one cached series (price_fetches)."""
+
+    fetched_at: str
+    newest_date: str
+    exchange_tz: str | None
+    source_version: str | None
+
+
 def price_fetch(
     conn: sqlite3.Connection, source: str, ticker: str, auto_adjust: bool
-) -> dict[str, Any] | None:
-    return _one(
+) -> PriceFetch | None:
+    found = _rows(
+        PriceFetch,
         conn.execute(
             "SELECT fetched_at, newest_date, exchange_tz, source_version FROM price_fetches"
             " WHERE source = ? AND ticker = ? AND auto_adjust = ?",
             (source, ticker, int(auto_adjust)),
-        )
+        ),
     )
+    return found[0] if found else None
 
 
 def price_bars(

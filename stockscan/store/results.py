@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-from stockscan.store.base import _decoded, _dicts
+from stockscan.store.base import _decoded, _dicts, _rows
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Side, Verdict
@@ -297,11 +297,34 @@ def newest_market_date(conn: sqlite3.Connection) -> str | None:
     return conn.execute("SELECT max(analysis_date) FROM analysis_results").fetchone()[0]
 
 
-def result_pairs(conn: sqlite3.Connection, *, since: str) -> list[dict[str, Any]]:
+class ResultPair(TypedDict):
+    """A ticker's newest result with the one before it (``prev_*``: None for a first)."""
+
+    ticker: str
+    analysis_date: str
+    score: float
+    verdict: Verdict
+    side: Side
+    close: float | None
+    entry: float | None
+    stop: float | None
+    target: float | None
+    analysis_source: str
+    prev_date: str | None
+    prev_score: float | None
+    prev_verdict: Verdict | None
+    prev_side: Side | None
+    prev_entry: float | None
+    prev_stop: float | None
+    prev_target: float | None
+
+
+def result_pairs(conn: sqlite3.Connection, *, since: str) -> list[ResultPair]:
     """Each ticker whose newest result is dated ``since`` or later, with the result before it
     (``prev_*``; NULL for a first analysis). Index seeks only: idx_results_date finds the
     recent results, idx_results_ticker_date each one's newest and previous."""
-    return _dicts(
+    return _rows(
+        ResultPair,
         conn.execute(
             "SELECT l.ticker, l.analysis_date, l.score, l.verdict, l.side, l.close, l.entry,"
             " l.stop, l.target, l.analysis_source,"
@@ -316,7 +339,7 @@ def result_pairs(conn: sqlite3.Connection, *, since: str) -> list[dict[str, Any]
             "   SELECT max(analysis_date) FROM analysis_results WHERE ticker = l.ticker)"
             " ORDER BY l.ticker",
             (since,),
-        )
+        ),
     )
 
 
