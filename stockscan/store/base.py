@@ -40,11 +40,6 @@ def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
 
 
 def _rows(shape: type[Row], cursor: sqlite3.Cursor) -> list[Row]:
-    """The cursor's rows as the TypedDict ``shape`` its query returns: the one place the
-    untyped rows of sqlite3 are given their type."""
+    """The cursor's rows as the TypedDict ``shape`` its query returns. The untyped rows of
+    sqlite3 get their type here, or where a module decodes a column first (``_jobs``)."""
     return cast("list[Row]", _dicts(cursor))
-
-
-def _one(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
-    rows = _dicts(cursor)
-    return rows[0] if rows else None

@@ -1,4 +1,6 @@
-"""The writes of `stockscan db import-legacy`."""
+"""The writes of `stockscan db import-legacy` (stockscan.legacy reads the old file itself: its
+schema is foreign). Each runs in the caller's transaction and writes only what is absent, so a
+second import writes nothing twice."""
 
 from __future__ import annotations
 
@@ -8,11 +10,6 @@ from typing import Any
 
 from stockscan.store.base import now_iso
 from stockscan.store.jobs import Job, finish_job, get_job
-
-# --- legacy import ----------------------------------------------------------------------------
-# The writes of `stockscan db import-legacy` (stockscan.legacy reads the old file itself: its
-# schema is foreign). Each runs in the caller's transaction and writes only what is absent,
-# so a second import writes nothing twice.
 
 
 def insert_legacy_watchlist(

@@ -1,4 +1,6 @@
-"""The price cache (``stockscan.sources.cache``)."""
+"""The price cache: daily bars cached per (source, ticker, auto_adjust) by
+``stockscan.sources.cache``. Callers wrap every write in transaction(); merge_price_bars also
+records the fetch, so the bars and "when were they fetched" can never disagree after a crash."""
 
 from __future__ import annotations
 
@@ -7,11 +9,6 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 from stockscan.store.base import _rows
-
-# --- price cache ----------------------------------------------------------------------------
-# Daily bars cached per (source, ticker, auto_adjust) by stockscan.sources.cache. Callers wrap
-# every write in transaction(); replace_price_bars and merge_price_bars also record the fetch,
-# so the bars and "when were they fetched" can never disagree after a crash.
 
 PriceBarRow = tuple[str, float, float, float, float, float]  # market_date, OHLC, volume
 

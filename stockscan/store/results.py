@@ -1,4 +1,6 @@
-"""The read queries of the results: `stockscan results`, `changes`, and the charts and report."""
+"""The read queries of the results: `stockscan results`, `results changes`, and the charts and
+report. Each is built by a *_query function so that a test can run EXPLAIN QUERY PLAN on
+exactly the SQL the command runs. None of them reads analysis_raw_data except find_result."""
 
 from __future__ import annotations
 
@@ -11,11 +13,6 @@ from stockscan.store.base import _decoded, _dicts, _rows
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Side, Verdict
-
-# --- results --------------------------------------------------------------------------------
-# Read queries behind `stockscan results`. Each is built by a *_query function so that a test
-# can run EXPLAIN QUERY PLAN on exactly the SQL the command runs. None of them reads
-# analysis_raw_data except find_result.
 
 RESULT_COLUMNS = (
     "id", "ticker", "analysis_date", "score", "verdict", "side", "close", "entry", "stop",

@@ -12,7 +12,6 @@ from typing import Any
 from stockscan.store.base import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES
 from stockscan.store.jobs import Job, _jobs, _set_stock_status
 
-# --- retention ------------------------------------------------------------------------------
 # What `jobs prune` and `db prune` delete. Each effect is counted from the same id list the
 # delete then uses, inside the caller's transaction, so what is reported is what is done.
 

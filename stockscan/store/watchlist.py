@@ -8,8 +8,6 @@ from typing import Any
 
 from stockscan.store.base import _dicts, now_iso
 
-# --- watchlist -------------------------------------------------------------------------------
-
 
 def add_to_watchlist(
     conn: sqlite3.Connection, entries: Sequence[tuple[str, str | None]]
