@@ -6,10 +6,11 @@ STRONG_BUYs, and the previous plan's stop or target reached by the new close.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-def events(pair: dict[str, Any]) -> list[str]:
+def events(pair: Mapping[str, Any]) -> list[str]:
     """The changes between a ticker's latest result and the one before it, in words."""
     found = []
     verdict, previous = pair["verdict"], pair["prev_verdict"]
@@ -36,7 +37,7 @@ def events(pair: dict[str, Any]) -> list[str]:
     return found
 
 
-def changes(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def changes(pairs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The pairs with at least one event, each with its ``events``."""
     out = []
     for pair in pairs:

@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +118,7 @@ class JobRequest:
 
     @classmethod
     def from_params(
-        cls, tickers: tuple[str, ...], source: SourceName, params: dict[str, Any]
+        cls, tickers: tuple[str, ...], source: SourceName, params: Mapping[str, Any]
     ) -> JobRequest:
         """The request a stored job was made from. A job from before sides and the position
         cap has the defaults."""
@@ -199,8 +199,8 @@ class StockOutcome:
 
 @dataclass
 class JobOutcome:
-    job: dict[str, Any]
-    stocks: list[dict[str, Any]] = field(default_factory=list)
+    job: store.Job
+    stocks: list[store.JobStock] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -214,7 +214,7 @@ class JobOutcome:
 class Reporter(Protocol):
     """What the loop tells the user interface (``stockscan.render``) as it goes."""
 
-    def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None: ...
+    def job_started(self, job: Mapping[str, Any], *, resumed: bool, todo: int) -> None: ...
 
     def stock_started(self, ticker: str) -> None: ...
 
@@ -222,7 +222,7 @@ class Reporter(Protocol):
 
 
 class SilentReporter:
-    def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None:
+    def job_started(self, job: Mapping[str, Any], *, resumed: bool, todo: int) -> None:
         pass
 
     def stock_started(self, ticker: str) -> None:
@@ -311,10 +311,13 @@ def resume(
                 raise JobAlreadyRunning(job_id, job["owner_pid"], job["owner_host"])
             if job["status"] == "succeeded":
                 return JobOutcome(job, store.job_stocks(conn, job_id))
+            # A legacy job has no source to fetch from: `jobs resume` refuses it before this
+            # (legacy.check_resumable).
+            assert job["source"] != "legacy", job
             request = JobRequest.from_params(
                 tuple(s["ticker"] for s in store.job_stocks(conn, job_id)),
                 job["source"],
-                json.loads(job["params"]),
+                job["params"],
             )
             # Everything that can refuse the resume (an option the job's source does not take,
             # a data directory that moved) is checked before the job is touched: a refusal
@@ -336,7 +339,9 @@ def resume(
         lock.release()
 
 
-def _refuse_if_owned(conn: sqlite3.Connection, db_path: Path, job: dict[str, Any] | None) -> None:
+def _refuse_if_owned(
+    conn: sqlite3.Connection, db_path: Path, job: Mapping[str, Any] | None
+) -> None:
     """Exit 3 when ``job`` has a live owner, whatever that owner is doing.
 
     Called with a job found by a plain read, before asking for the write lock: a WAL reader
@@ -350,7 +355,7 @@ def _refuse_if_owned(conn: sqlite3.Connection, db_path: Path, job: dict[str, Any
 
 @contextmanager
 def _owner_checked_on_busy(
-    conn: sqlite3.Connection, db_path: Path, find: Callable[[], dict[str, Any] | None]
+    conn: sqlite3.Connection, db_path: Path, find: Callable[[], Mapping[str, Any] | None]
 ) -> Iterator[None]:
     """If the write lock cannot be had in time, look again (a read) before reporting a locked
     database: the job may have gained a live owner since the first look."""
@@ -586,7 +591,7 @@ def _keep_unchanged(
     from stockscan.position import Levels
 
     date = bars.last_date.isoformat()
-    existing = store.current_result(conn, stock.ticker, date)
+    existing = store.find_result(conn, stock.ticker, on=date)
     if (
         existing is None
         or not bars.last_bar_complete
@@ -609,7 +614,9 @@ def _keep_unchanged(
     )  # fmt: skip
 
 
-def stored_position(ticker: str, row: dict[str, Any], params: dict[str, Any]) -> Position | None:
+def stored_position(
+    ticker: str, row: Mapping[str, Any], params: Mapping[str, Any]
+) -> Position | None:
     """What the job with ``params`` made of the stored result ``row`` of ``ticker``; None for a
     result of a scoring version before these rules (its plan followed others), a job from
     before them, or a row without a plan."""
@@ -626,12 +633,12 @@ def stored_position(ticker: str, row: dict[str, Any], params: dict[str, Any]) ->
         return None
 
 
-def with_liveness(db_path: Path, job: dict[str, Any]) -> dict[str, Any]:
+def with_liveness(db_path: Path, job: store.Job) -> store.LiveJob:
     """The job with what its stored status means now, read from its lock, for listings:
     ``owner_alive`` (None unless the job is stored ``running``) and ``effective_status``,
     which is ``interrupted`` for a running job whose owner is gone. Nothing is written: the
     stored status stays until the same command, ``jobs resume`` or the orphan sweep of the
     next job changes it."""
-    alive = owner_alive(db_path, int(job["id"])) if job["status"] == "running" else None
+    alive = owner_alive(db_path, job["id"]) if job["status"] == "running" else None
     status = "interrupted" if alive is False else job["status"]
-    return {**job, "owner_alive": alive, "effective_status": status}
+    return store.LiveJob(**job, owner_alive=alive, effective_status=status)

@@ -8,6 +8,7 @@ there and in docs/scoring.md 5.2). Kept out of the analysis package so that read
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -50,7 +51,7 @@ class Levels:
     risk_per_share: float | None
 
     @classmethod
-    def of_row(cls, row: dict[str, Any]) -> Levels:
+    def of_row(cls, row: Mapping[str, Any]) -> Levels:
         entry, stop = row["entry"], row["stop"]
         risk = abs(entry - stop) if entry is not None and stop is not None else None
         return cls(row["side"], entry, stop, row["target"], risk)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stockscan import store
-from stockscan.db import transaction
+from stockscan.db import file_bytes, transaction
 from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
 from stockscan.locks import lock_dir, owner_alive
 
@@ -162,7 +162,7 @@ def _check_days(option: str, days: int) -> None:
         raise UsageError(f"{option} {days}: must be 0 or more days")
 
 
-def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
+def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[store.Job]:
     """Running jobs whose owner process is alive (it holds the job's lock, stockscan.locks)."""
     return [job for job in store.running_jobs(conn) if owner_alive(db_path, job["id"])]
 
@@ -328,12 +328,6 @@ def prune_db(
     if report.demo_jobs is not None and not dry_run:
         _remove_lock_files(report.demo_jobs, db_path)
     return report
-
-
-def file_bytes(db_path: Path) -> int:
-    """The database file and its WAL, as the disk sees them."""
-    wal = db_path.with_name(db_path.name + "-wal")
-    return sum(p.stat().st_size for p in (db_path, wal) if p.exists())
 
 
 def vacuum(conn: sqlite3.Connection, db_path: Path) -> dict[str, int]:

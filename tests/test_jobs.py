@@ -200,7 +200,7 @@ def test_capital_and_risk_reach_the_quantity_and_are_stored(
                      source=FakeSource())  # fmt: skip
     big = jobs.run(conn, db_path, request("A.NS", capital=1_000_000, risk_pct=1), Q,
                    source=FakeSource())  # fmt: skip
-    assert json.loads(big.job["params"])["capital"] == 1_000_000
+    assert big.job["params"]["capital"] == 1_000_000
     if small.stocks[0]["side"] != "none":
         assert big.stocks[0]["quantity"] >= small.stocks[0]["quantity"]
     # the result is shared: one row, whoever asked

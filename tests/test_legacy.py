@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from stockscan import jobs, legacy, migrations, store
-from stockscan.db import connect, open_db, transaction
+from stockscan.db import connect, transaction
 from stockscan.errors import JobAlreadyRunning, UsageError
 from stockscan.jobs import JobInterrupted
 from stockscan.locks import JobLock
@@ -462,7 +462,7 @@ def test_not_sqlite_or_not_the_old_design_exits_2_naming_what_is_missing(
 
     # a stockscan database is not the old design either
     other = tmp_path / "new.db"
-    open_db(other).close()
+    store.open(other).close()
     result = run_cli("db", "import-legacy", str(other))
     assert result.returncode == 2 and "analysis_jobs.job_id" in result.stderr
 
@@ -603,7 +603,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
         return real_insert(conn, **kw)
 
     monkeypatch.setattr(store, "insert_legacy_result", flaky_insert)
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     with legacy.open_legacy(old_db) as old, pytest.raises(JobInterrupted, match="resumable"):
         legacy.import_legacy(old, conn, db_path)
     job = rows(db_path, "SELECT id, status FROM analysis_jobs WHERE source = 'legacy'"
@@ -629,7 +629,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
 def test_an_import_of_the_same_file_running_elsewhere_is_refused(
     old_db: Path, db_path: Path
 ) -> None:
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     key = legacy.import_request_key(old_db)
     with transaction(conn):
         job_id = store.create_job(
@@ -656,7 +656,7 @@ def test_memory_stays_bounded_whatever_the_size_of_the_rows(tmp_path: Path, db_p
             for i in range(300)
         ],
     )  # fmt: skip
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     tracemalloc.start()
     try:
         with legacy.open_legacy(old) as opened:

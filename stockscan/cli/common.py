@@ -208,10 +208,11 @@ def db_path(option: Path | None) -> Path:
 @contextmanager
 def database(option: Path | None, *, create: bool = True) -> Iterator[sqlite3.Connection]:
     """Open (and migrate) the database for one command; sqlite errors name the path."""
-    from stockscan.db import open_db, translate_errors
+    from stockscan import store
+    from stockscan.db import translate_errors
 
     path = db_path(option)
-    conn = open_db(path, create=create)
+    conn = store.open(path, create=create)
     try:
         with translate_errors(path):
             yield conn

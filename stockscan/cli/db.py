@@ -9,6 +9,7 @@ import typer
 
 from stockscan.cli.common import app, database, db_path, handle_errors
 from stockscan.cli.options import DbOption, JsonOption, PruneDryRunOption
+from stockscan.db import file_bytes
 from stockscan.errors import DatabaseError, UsageError
 from stockscan.retention import MIN_PRICE_DAYS
 
@@ -28,7 +29,7 @@ def info(json_output: JsonOption = False, db: DbOption = None) -> None:
         versions = applied(conn)
         counts = store.table_counts(conn)
         price_cache = store.price_cache_size(conn)
-    size = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    size = file_bytes(path)
     document = render.db_info_document(path, versions, counts, price_cache, size)
     if json_output:
         render.print_json(document)
@@ -218,7 +219,7 @@ def import_legacy(
     target = db_path(db)
     legacy.refuse_overlaps(path, target, keep_duplicates_in)
     progress = render.note if render.stderr.is_terminal else None
-    size_before = legacy.db_size(target)
+    size_before = file_bytes(target)
     with legacy.open_legacy(path) as old:
         if dry_run and not target.exists():
             report = legacy.import_legacy(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from stockscan.cli.common import app, database, db_path, handle_errors
 from stockscan.cli.options import DbOption, JsonOption, SourceChoice, date_option, parse_date
 from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from stockscan.store import ResultDetail
 
 results_app = typer.Typer(
     help="Query results: the newest per ticker, a ticker's history, one in full, its chart,"
@@ -387,10 +390,10 @@ def chart(
 
 def _result_row(
     conn: sqlite3.Connection, symbol: str, as_of: str | None, db: Path | None, command: str
-) -> dict[str, Any]:
+) -> ResultDetail:
     from stockscan import store
 
-    row = store.result_detail(conn, symbol, as_of=as_of)
+    row = store.find_result(conn, symbol, as_of=as_of)
     if row is None:
         when = f" on or before {as_of}" if as_of else ""
         hint = _elsewhere(conn, symbol, command, as_of=as_of)

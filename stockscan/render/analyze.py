@@ -8,7 +8,7 @@ spinners. ``--json`` writes one JSON document to stdout and nothing else there.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -116,19 +116,19 @@ class JobReporter:
             except OSError:
                 pass
 
-    def job_context(self, job: dict[str, Any]) -> None:
+    def job_context(self, job: Mapping[str, Any]) -> None:
         """What an output error's message adds: the job is recorded whatever the screen got."""
         output.context = (
             f"job {job['id']} is recorded all the same: `stockscan jobs show {job['id']}`"
         )
 
-    def log_summary(self, job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
+    def log_summary(self, job: Mapping[str, Any], stocks: Sequence[Mapping[str, Any]]) -> None:
         self._log(counts_line(job))
         for s in stocks:
             if s["error_kind"]:
                 self._log(f"  {s['status']} {s['ticker']}: {s['error_kind']}: {s['error_message']}")
 
-    def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None:
+    def job_started(self, job: Mapping[str, Any], *, resumed: bool, todo: int) -> None:
         verb = "Resuming" if resumed else "Started"
         header = (
             f"{verb} job {job['id']}: {todo} of {job['total']} stocks to analyse, "
@@ -192,7 +192,7 @@ class JobReporter:
         elif self.mode in ("plain", "json"):
             self.show(lambda: self._plain(line))
 
-    def summary(self, job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
+    def summary(self, job: Mapping[str, Any], stocks: Sequence[Mapping[str, Any]]) -> None:
         """The finished job's table and counts, unless the screen is gone."""
         self.job_context(job)
         # --quiet: the counts and the failures, not a row per stock (a cron mail each night).

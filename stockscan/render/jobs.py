@@ -3,7 +3,7 @@ and what ``jobs prune`` did."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def job_summary(
-    job: dict[str, Any], stocks: list[dict[str, Any]], *, with_table: bool = True
+    job: Mapping[str, Any], stocks: Sequence[Mapping[str, Any]], *, with_table: bool = True
 ) -> None:
     """The table of a finished job's results, best score first (unless not ``with_table``),
     then the counts and what was not analysed."""
@@ -34,7 +34,7 @@ def job_summary(
     columns = ["ticker", "date", "score", "verdict", "side", "entry", "stop", "target", "qty"]
     if job["source"] == "demo":
         columns.append("data")
-    params = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
+    params = job["params"]
     rows = [
         [
             s["ticker"],
@@ -61,34 +61,34 @@ def job_summary(
     problems(stocks)
 
 
-def _avoided(stock: dict[str, Any], params: dict[str, Any]) -> bool:
+def _avoided(stock: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
     """A short verdict the job does not trade (long only, or not shortable)."""
     held = stored_position(stock["ticker"], stock, params) if stock.get("side") else None
     return held is not None and held.action == "avoid"
 
 
-def _levels(stock: dict[str, Any], params: dict[str, Any]) -> list[str]:
+def _levels(stock: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
     """Entry, stop and target as a job's tables show them: none for a plan it avoids."""
     if _avoided(stock, params):
         return ["-", "-", "-"]
     return [fmt(stock["entry"]), fmt(stock["stop"]), fmt(stock["target"])]
 
 
-def problems(stocks: list[dict[str, Any]]) -> None:
+def problems(stocks: Sequence[Mapping[str, Any]]) -> None:
     """Failed and skipped stocks, each on a line of its own with its reason."""
     for s in stocks:
         if s["error_kind"]:
             say(f"  {s['status']} {s['ticker']}: {s['error_kind']}: {s['error_message']}")
 
 
-def counts_line(job: dict[str, Any]) -> str:
+def counts_line(job: Mapping[str, Any]) -> str:
     parts = [f"{job['succeeded']} succeeded", f"{job['failed']} failed"]
     if job["skipped"]:
         parts.append(f"{job['skipped']} skipped")
     return f"Job {job['id']} {job['status']}: " + ", ".join(parts) + f" of {job['total']}"
 
 
-def jobs_table(jobs: list[dict[str, Any]]) -> None:
+def jobs_table(jobs: Sequence[Mapping[str, Any]]) -> None:
     columns = ["id", "status", "source", "stocks", "ok", "failed", "skipped", "created"]
     rows = [
         [
@@ -106,7 +106,7 @@ def jobs_table(jobs: list[dict[str, Any]]) -> None:
     table(columns, rows, right={"id", "stocks", "ok", "failed", "skipped"})
 
 
-def job_state(job: dict[str, Any]) -> str:
+def job_state(job: Mapping[str, Any]) -> str:
     """A job's status as true now (``stockscan.jobs.with_liveness``): a job stored running
     whose owner is gone is interrupted, and says how to continue it."""
     if job.get("owner_alive") is True:
@@ -119,9 +119,9 @@ def job_state(job: dict[str, Any]) -> str:
     return str(job["status"])
 
 
-def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
+def job_detail(job: Mapping[str, Any], stocks: Sequence[Mapping[str, Any]]) -> None:
     """``jobs show``: a header with everything about the job, then one row per stock."""
-    params = json.loads(job["params"])
+    params = job["params"]
     lines = [
         f"Job {job['id']}: {job_state(job)}",
         f"  source      {SOURCE_NOTES.get(job['source'], job['source'])}",
@@ -165,7 +165,7 @@ def job_detail(job: dict[str, Any], stocks: list[dict[str, Any]]) -> None:
     problems(stocks)
 
 
-def _plan_settings(params: dict[str, Any]) -> str:
+def _plan_settings(params: Mapping[str, Any]) -> str:
     """The plan's settings of a job (none for a job from before them)."""
     if "sides" not in params:
         return ""
@@ -219,8 +219,7 @@ def lock_files_left(report: JobPrune) -> None:
 
 def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
     """The shape of ``jobs show ID --json`` and ``analyze --json``: {"job": …, "stocks": […]}."""
-    job = dict(outcome.job)
-    job["params"] = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
+    job = outcome.job
     stocks = []
     for stock in outcome.stocks:
         held = stored_position(stock["ticker"], stock, job["params"] or {})
@@ -228,6 +227,6 @@ def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
     return {"job": job, "stocks": stocks}
 
 
-def jobs_document(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def jobs_document(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """``jobs list --json``: the jobs, each with its parameters decoded."""
-    return {"jobs": [{**job, "params": json.loads(str(job["params"]))} for job in rows]}
+    return {"jobs": rows}

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from stockscan.render.base import SOURCE_NOTES, fmt, local_time, note, say, table
@@ -97,7 +97,7 @@ def history_table(ticker: str, rows: list[dict[str, Any]]) -> None:
     _listing_notes(rows)
 
 
-def result_document(row: dict[str, Any]) -> dict[str, Any]:
+def result_document(row: Mapping[str, Any]) -> dict[str, Any]:
     """``results show --json``: the result, its trade plan, ``indicators`` and ``components``
     (DESIGN.md), and where it came from. Indicators and components are null once the raw data
     has been pruned (``db prune --raw-older-than``); ``provenance.raw_data`` says so."""
@@ -114,7 +114,7 @@ def result_document(row: dict[str, Any]) -> dict[str, Any]:
         plan = {}
     indicators = raw.get("indicators")
     components = raw.get("components")
-    params = json.loads(row["job_params"]) if row["job_params"] else None
+    params = row["job_params"]
     return {
         **{name: row[name] for name in RESULT_COLUMNS},
         "demo": row["demo"],
@@ -165,7 +165,7 @@ def result_document(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _job_position(row: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def _job_position(row: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The writing job's sides and cap, and what they make of the plan (null for a result of
     another scoring version or a job from before them)."""
     from stockscan.jobs import stored_position
