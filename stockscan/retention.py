@@ -26,7 +26,7 @@ from typing import Any
 from stockscan import store
 from stockscan.db import transaction
 from stockscan.errors import EXIT_ALREADY_RUNNING, StockscanError, UsageError
-from stockscan.locks import lock_dir, owner_alive
+from stockscan.locks import by_owner, lock_dir
 
 # The least --prices-older-than: the yahoo source analyses two years of bars read from the
 # cache (``YahooSource.period``), so bars younger than that are never trimmed.
@@ -164,7 +164,8 @@ def _check_days(option: str, days: int) -> None:
 
 def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
     """Running jobs whose owner process is alive (it holds the job's lock, stockscan.locks)."""
-    return [job for job in store.running_jobs(conn) if owner_alive(db_path, job["id"])]
+    alive, _ = by_owner(db_path, store.running_jobs(conn))
+    return alive
 
 
 def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) -> None:
