@@ -591,7 +591,7 @@ def test_imported_results_can_be_shown_and_listed(old_db: Path, db_path: Path) -
 def test_an_interrupted_import_is_continued_by_the_same_command(
     old_db: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(legacy, "BATCH_ROWS", 2)
+    monkeypatch.setattr(legacy.importer, "BATCH_ROWS", 2)
     real_insert = store.insert_legacy_result
     calls = 0
 
@@ -614,7 +614,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
     oracle(db_path)
 
     with legacy.open_legacy(old_db) as old:
-        report = legacy.import_legacy(old, conn, db_path)
+        report = legacy.import_legacy(old, conn, db_path).as_json()
     conn.close()
     assert report["job_id"] == job[0][0]  # the same job, continued
     assert report["results"]["imported"] == 4 and report["results"]["already_imported"] == 4
@@ -660,7 +660,7 @@ def test_memory_stays_bounded_whatever_the_size_of_the_rows(tmp_path: Path, db_p
     tracemalloc.start()
     try:
         with legacy.open_legacy(old) as opened:
-            report = legacy.import_legacy(opened, conn, db_path)
+            report = legacy.import_legacy(opened, conn, db_path).as_json()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -241,8 +241,9 @@ def import_legacy(
                     progress=progress,
                     db_bytes_before=size_before,
                 )
+    document = report.as_json()
     if json_output:
-        render.print_json(report)
+        render.print_json(document)
     else:
-        for line in legacy.report_lines(report):
+        for line in legacy.report_lines(document):
             render.say(line)

@@ -1,0 +1,211 @@
+"""What one run of ``db import-legacy`` did: counted as it goes, then a JSON document
+(``--json``) and the lines a person reads.
+
+``report_lines`` renders ``as_json()`` and nothing else, so that it can live with the other
+line reports (``stockscan.render``) without knowing this class.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LIST_LIMIT = 20  # invalid symbols or unknown values listed in a report, at most
+
+
+def file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def db_size(path: Path) -> int:
+    """The database as it stands: its file plus its write-ahead log."""
+    return file_size(path) + file_size(path.with_name(path.name + "-wal"))
+
+
+@dataclass
+class WatchlistCounts:
+    read: int = 0
+    imported: int = 0
+    already_present: int = 0
+    merged_duplicates: int = 0
+    invalid: int = 0
+    invalid_symbols: list[str] = field(default_factory=list)  # the first LIST_LIMIT
+    user_rows: int = 0  # old rows with a user_id
+    user_ids: set[Any] = field(default_factory=set)
+
+
+@dataclass
+class JobCounts:
+    read: int = 0
+    imported: int = 0
+    already_present: int = 0
+    interrupted: int = 0
+    unimportable: int = 0
+
+
+@dataclass
+class ResultCounts:
+    read: int = 0
+    imported: int = 0
+    already_imported: int = 0
+    kept_existing: int = 0
+    merged_duplicates: int = 0
+    unimportable: Counter[str] = field(default_factory=Counter)  # by reason
+    orphans: int = 0
+    invalid_json: int = 0
+    tickers: set[str] = field(default_factory=set)
+    unknown_sources: set[str] = field(default_factory=set)  # the first LIST_LIMIT
+
+
+@dataclass
+class LegacyReport:
+    legacy_path: Path
+    database: Path
+    dry_run: bool
+    database_before: int  # bytes of the database and its WAL before the import opened it
+    legacy_before: int = 0
+    legacy_after: int = 0
+    database_after: int = 0
+    job_id: int | None = None
+    watchlist: WatchlistCounts = field(default_factory=WatchlistCounts)
+    jobs: JobCounts = field(default_factory=JobCounts)
+    results: ResultCounts = field(default_factory=ResultCounts)
+    repaired: Counter[str] = field(default_factory=Counter)
+    duplicates_file: Path | None = None
+    duplicates_written: int = 0
+    notes: list[str] = field(default_factory=list)  # about the old file, as opened
+    seconds: float = 0.0
+
+    def job_message(self) -> str:
+        """The message of the import job: what its last run did."""
+        r = self.results
+        return (
+            f"imported from the old system's {self.legacy_path}; its last run imported"
+            f" {r.imported} results for {len(r.tickers)} tickers, merged"
+            f" {r.merged_duplicates} older duplicates, left out {sum(r.unimportable.values())}"
+            f" old rows that could not be imported and {r.kept_existing} that stockscan's own"
+            " results cover (`db import-legacy --dry-run --json` reports them again)"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        w, j, r = self.watchlist, self.jobs, self.results
+        unimportable = sum(r.unimportable.values())
+        users = (
+            f"stockscan has no users yet: {w.user_rows} watchlist rows of"
+            f" {len(w.user_ids)} old user ids became one watchlist; user_id is not kept"
+            if w.user_rows
+            else "no old watchlist row had a user_id"
+        )
+        notes = list(self.notes)
+        if r.unknown_sources:
+            notes.append(
+                "unrecognised old sources stored as 'unknown': "
+                + ", ".join(sorted(r.unknown_sources))
+            )
+        return {
+            "legacy_path": str(self.legacy_path),
+            "database": str(self.database),
+            "dry_run": self.dry_run,
+            "job_id": self.job_id,
+            "totals": {
+                "rows_read": w.read + j.read + r.read,
+                "imported": w.imported + j.imported + r.imported,
+                "already_present": w.already_present + j.already_present + r.already_imported,
+                "merged_duplicates": w.merged_duplicates + r.merged_duplicates,
+                "repaired": sum(self.repaired.values()),
+                "orphans": r.orphans,
+                "unimportable": w.invalid + j.unimportable + unimportable,
+            },
+            "watchlist": {
+                "read": w.read,
+                "imported": w.imported,
+                "already_present": w.already_present,
+                "merged_duplicates": w.merged_duplicates,
+                "invalid": w.invalid,
+                "invalid_symbols": w.invalid_symbols,
+            },
+            "users": {
+                "rows_with_user_id": w.user_rows,
+                "distinct_user_ids": len(w.user_ids),
+                "note": users,
+            },
+            "jobs": {
+                "read": j.read,
+                "imported": j.imported,
+                "already_present": j.already_present,
+                "interrupted": j.interrupted,
+                "unimportable": j.unimportable,
+            },
+            "results": {
+                "read": r.read,
+                "imported": r.imported,
+                "tickers": len(r.tickers),
+                "already_imported": r.already_imported,
+                "kept_existing": r.kept_existing,
+                "merged_duplicates": r.merged_duplicates,
+                "unimportable": unimportable,
+                "unimportable_reasons": dict(sorted(r.unimportable.items())),
+                "orphans": r.orphans,
+                "invalid_json": r.invalid_json,
+            },
+            "repaired": dict(sorted(self.repaired.items())),
+            "duplicates_file": None if self.duplicates_file is None else str(self.duplicates_file),
+            "duplicates_written": self.duplicates_written,
+            "bytes": {
+                "legacy_before": self.legacy_before,
+                "legacy_after": self.legacy_after,
+                "database_before": self.database_before,
+                "database_after": self.database_after,
+            },
+            "notes": notes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# --- the lines for a person: to move to stockscan.render with the other line reports ---------
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The report as plain lines for a person."""
+    would = "would be " if report["dry_run"] else ""
+    w, j, r, t = report["watchlist"], report["jobs"], report["results"], report["totals"]
+    b = report["bytes"]
+    unchanged = "unchanged" if b["legacy_before"] == b["legacy_after"] else "SIZE CHANGED"
+    lines = [
+        ("Dry run, nothing written: " if report["dry_run"] else "Imported ")
+        + f"{report['legacy_path']} into {report['database']}",
+        f"  read         {t['rows_read']} rows: {w['read']} watchlist, {j['read']} jobs,"
+        f" {r['read']} results",
+        f"  watchlist    {w['imported']} {would}imported, {w['already_present']} already there,"
+        f" {w['merged_duplicates']} merged duplicates, {w['invalid']} invalid symbols"
+        + (f" ({', '.join(w['invalid_symbols'])})" if w["invalid_symbols"] else ""),
+        f"  jobs         {j['imported']} {would}imported ({j['interrupted']} never finished:"
+        f" interrupted), {j['already_present']} already there, {j['unimportable']} without id",
+        f"  results      {r['imported']} {would}imported for {r['tickers']} tickers"
+        + (f" into job {report['job_id']}" if report["job_id"] is not None else "")
+        + f", {r['merged_duplicates']} duplicates merged (newest kept),"
+        f" {r['already_imported']} already imported, {r['kept_existing']} kept stockscan's own",
+    ]
+    if r["unimportable"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in r["unimportable_reasons"].items())
+        lines.append(f"  not imported {r['unimportable']} results ({reasons})")
+    if report["repaired"]:
+        repairs = ", ".join(f"{k} {v}" for k, v in report["repaired"].items())
+        lines.append(f"  repaired     {t['repaired']} values: {repairs}")
+    lines += [
+        f"  orphans      {r['orphans']} results whose old job no longer exists"
+        " (imported like the rest)",
+        f"  raw data     {r['invalid_json']} not valid JSON, kept as text and flagged",
+        f"  users        {report['users']['note']}",
+        f"  bytes        old file {b['legacy_before']} -> {b['legacy_after']} ({unchanged}),"
+        f" database {b['database_before']} -> {b['database_after']}",
+    ]
+    if report["duplicates_file"]:
+        lines.append(
+            f"  written      {report['duplicates_written']} rows not imported, with their"
+            f" reasons, to {report['duplicates_file']}"
+        )
+    lines += [f"  note         {note}" for note in report["notes"]]
+    return lines
