@@ -378,6 +378,63 @@ def test_dry_run_counts_the_same_and_writes_nothing(
     assert again["results"]["already_imported"] == 8
 
 
+def test_a_dry_run_counts_what_the_writes_of_the_real_run_decide(tmp_path: Path) -> None:
+    """Two old job ids that become one (a BLOB spelled in hex, and the same text): the real
+    run imports one and finds the other present; the dry run, the same writes rolled back,
+    says so too, into a database that exists and into one that does not."""
+    old = make_old_db(
+        tmp_path / "o.db", watchlist=[], results=[],
+        old_jobs=[(b"\xab", "completed", 1, 1, None, "2024-03-04 09:00:00", None, None),
+                  ("ab", "completed", 1, 1, None, "2024-03-04 10:00:00", None, None)],
+    )  # fmt: skip
+    missing = tmp_path / "missing.db"
+    dry = import_json(str(old), "--dry-run", "--db", str(missing))
+    assert not missing.exists()
+    run_cli("db", "migrate", "--db", str(tmp_path / "empty.db"))
+    dry_existing = import_json(str(old), "--dry-run", "--db", str(tmp_path / "empty.db"))
+    real = import_json(str(old), "--db", str(tmp_path / "real.db"))
+    assert real["jobs"]["imported"] == 1 and real["jobs"]["already_present"] == 1
+    for report in (dry, dry_existing):
+        assert report["jobs"] == real["jobs"] and report["totals"] == real["totals"]
+        assert report["job_id"] is None
+    assert rows(tmp_path / "empty.db", "SELECT count(*) FROM analysis_jobs") == [(0,)]
+
+
+def test_a_dry_run_larger_than_the_page_cache_leaves_the_database_and_its_wal_as_they_were(
+    tmp_path: Path,
+) -> None:
+    raw = json.dumps({"series": list(range(20_000))})  # about 110 KB a row, 4.4 MB in all
+    old = make_old_db(
+        tmp_path / "big.db", watchlist=[], old_jobs=[],
+        results=[(i, f"T{i}.NS", "T", 50, "BUY", None, None, None, raw, "yahoo", "completed",
+                  "2024-03-01 10:00:00", None) for i in range(40)],
+    )  # fmt: skip
+    target = tmp_path / "target.db"
+    assert run_cli("db", "migrate", "--db", str(target)).returncode == 0
+    dry = import_json(str(old), "--dry-run", "--db", str(target))
+    assert dry["results"]["imported"] == 40
+    assert dry["bytes"]["database_after"] == dry["bytes"]["database_before"]
+
+
+def test_a_dry_run_while_the_same_file_is_imported_elsewhere_exits_3_as_the_real_run(
+    old_db: Path, db_path: Path
+) -> None:
+    conn = open_db(db_path)
+    with transaction(conn):
+        job_id = store.create_job(
+            conn, request_key=legacy.import_request_key(old_db), source="legacy", params={},
+            run_date="2026-11-27", tickers=[], owner_pid=1, owner_host="elsewhere",
+        )  # fmt: skip
+    with JobLock(db_path, job_id) as lock:
+        assert lock.try_acquire()
+        with legacy.open_legacy(old_db) as old, pytest.raises(JobAlreadyRunning):
+            legacy.import_legacy(old, conn, db_path, dry_run=True)
+    assert rows(db_path, "SELECT count(*) FROM watchlist") == [(0,)]
+    with transaction(conn):
+        store.interrupt_job(conn, job_id, "the test is over")
+    conn.close()
+
+
 def test_text_report_names_every_count(old_db: Path) -> None:
     result = run_cli("db", "import-legacy", str(old_db))
     assert result.returncode == 0, result.stderr

@@ -35,17 +35,20 @@ What becomes what:
   They are imported like the rest and counted.
 
 Memory stays bounded at any file size, and an interrupted import is continued by the same
-command (``importer``).
+command (``importer``). A dry run is the program's one kind (``db.changes``): the real run,
+its claim of the import job included, with each transaction rolled back.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stockscan.db import open_db
 from stockscan.errors import UsageError
 from stockscan.legacy.importer import Importer, import_request_key
 from stockscan.legacy.mapping import CheckedJob, CheckedResult, check_job, check_result, raw_payload
@@ -82,16 +85,30 @@ def import_legacy(
     progress: Callable[[str], None] | None = None,
     db_bytes_before: int | None = None,
 ) -> LegacyReport:
-    """Import ``legacy`` into the database ``conn`` (at ``db_path``); return the report."""
-    return Importer(
-        legacy,
-        conn,
-        db_path,
-        dry_run=dry_run,
-        duplicates_out=duplicates_out,
-        progress=progress,
-        db_bytes_before=db_bytes_before,
-    ).run()
+    """Import ``legacy`` into the database ``conn`` (at ``db_path``); return the report.
+
+    ``conn`` is None for a dry run into a database that does not exist yet: it runs against a
+    blank database made for it in a temporary directory (nothing can be present in it), and
+    the target is not even created.
+    """
+
+    def importer(into: sqlite3.Connection, path: Path, shown: Path | None = None) -> Importer:
+        return Importer(
+            legacy, into, path, dry_run=dry_run, duplicates_out=duplicates_out,
+            progress=progress, db_bytes_before=db_bytes_before, database=shown,
+        )  # fmt: skip
+
+    if conn is not None:
+        return importer(conn, db_path).run()
+    if not dry_run:
+        raise ValueError("only a dry run imports without a database")
+    with tempfile.TemporaryDirectory(prefix="stockscan-dry-run-") as directory:
+        blank_path = Path(directory) / "blank.db"
+        blank = open_db(blank_path)
+        try:
+            return importer(blank, blank_path, db_path).run()
+        finally:
+            blank.close()
 
 
 def check_resumable(job: dict[str, Any]) -> None:

@@ -10,23 +10,23 @@ Memory stays bounded at any file size: the old tables are read through cursors, 
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import IO, Any
 
 from stockscan import store
-from stockscan.db import describe, transaction
-from stockscan.errors import DatabaseError, UsageError
+from stockscan.db import changes, transaction, unspilled
+from stockscan.errors import UsageError
 from stockscan.jobs import JobInterrupted, claim_job
 from stockscan.legacy.mapping import (
     UNKNOWN_SOURCE_REPAIR,
+    JobWindows,
     check_job,
     check_result,
     clean,
@@ -51,21 +51,26 @@ def import_request_key(path: Path) -> str:
 
 
 class Importer:
-    """One run of ``db import-legacy``. ``conn`` is None for a dry run into a database that
-    does not exist yet (so nothing can be present in it)."""
+    """One run of ``db import-legacy`` into the database ``conn`` at ``db_path``; the report
+    names and measures ``database`` (``db_path`` unless a dry run stands in for it).
+
+    A dry run is the real run with each of its transactions rolled back (``db.changes``): the
+    same checks, claims and writes decide every count, and none of them is kept.
+    """
 
     def __init__(
         self,
         legacy: LegacyFile,
-        conn: sqlite3.Connection | None,
+        conn: sqlite3.Connection,
         db_path: Path,
         *,
         dry_run: bool,
         duplicates_out: Path | None = None,
         progress: Callable[[str], None] | None = None,
         db_bytes_before: int | None = None,
+        database: Path | None = None,
     ) -> None:
-        assert conn is not None or dry_run
+        self.database = db_path if database is None else database
         self.legacy = legacy
         self.old = legacy.conn
         self.conn = conn
@@ -77,16 +82,14 @@ class Importer:
         self.lock: JobLock | None = None
         self.report = LegacyReport(
             legacy_path=legacy.path,
-            database=db_path,
+            database=self.database,
             dry_run=dry_run,
             # Measured by the caller before opening (and so creating and migrating) the database.
-            database_before=db_size(db_path) if db_bytes_before is None else db_bytes_before,
+            database_before=db_size(self.database) if db_bytes_before is None else db_bytes_before,
             duplicates_file=duplicates_out,
             notes=list(legacy.notes),
         )
-        # What each old job could have written, merged: (start, end or None for open-ended).
-        self.job_windows: list[tuple[str, str | None]] = []
-        self._window_starts: list[str] = []
+        self.job_windows = JobWindows()
         self._out: IO[str] | None = None
         self._batch_tickers: set[str] = set()
         self._seen = 0
@@ -98,21 +101,15 @@ class Importer:
     # -- plumbing --
 
     @contextmanager
-    def _old_errors(self) -> Iterator[None]:
-        """SQLite errors of the old file name the old file (the command's translate_errors
-        would blame the stockscan database)."""
+    def _tx(self) -> Iterator[None]:
+        """One write transaction of the run; a dry run's is rolled back, and the import job it
+        created or adopted goes with it, so the next transaction claims it again."""
         try:
-            yield
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"{self.legacy.path}: {describe(exc)}") from exc
-
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-        """The rows of a query on the old file, one at a time."""
-        with self._old_errors():
-            yield from self.old.execute(sql, params)
-
-    def _tx(self) -> AbstractContextManager[Any]:
-        return nullcontext() if self.dry_run or self.conn is None else transaction(self.conn)
+            with changes(self.conn, dry_run=self.dry_run):
+                yield
+        finally:
+            if self.dry_run:
+                self._release_job()
 
     def _batches(self, rows: Iterator[Any], write: Callable[[Any], int]) -> None:
         """Feed ``rows`` to ``write`` (which returns the bytes it wrote) in transactions of at
@@ -134,7 +131,7 @@ class Importer:
                 return
 
     def _end_batch(self) -> None:
-        if self.job_id is not None and self.conn is not None:
+        if self.job_id is not None:
             for ticker in sorted(self._batch_tickers):
                 store.record_legacy_ticker(self.conn, self.job_id, ticker)
         self._batch_tickers = set()
@@ -147,6 +144,12 @@ class Importer:
     # -- the run --
 
     def run(self) -> LegacyReport:
+        # A dry run's batch, bounded (BATCH_ROWS, BATCH_BYTES), is rolled back from memory:
+        # the WAL, counted in the report's bytes, does not grow.
+        with unspilled(self.conn) if self.dry_run else nullcontext():
+            return self._run()
+
+    def _run(self) -> LegacyReport:
         started = time.monotonic()
         self.report.legacy_before = file_size(self.legacy.path)
         tmp: Path | None = None
@@ -161,10 +164,9 @@ class Importer:
         done = False
         try:
             # One read transaction on the old file: every pass sees the same snapshot.
-            with self._old_errors():
+            with self.legacy.errors():
                 self.old.execute("BEGIN")
-            if not self.dry_run:
-                self._adopt_interrupted_import()
+            self._adopt_interrupted_import()
             self._import_watchlist()
             self._import_jobs()
             self._check_results()
@@ -185,8 +187,7 @@ class Importer:
             with suppress(sqlite3.Error):
                 if self.old.in_transaction:
                     self.old.execute("ROLLBACK")
-            if self.lock is not None:
-                self.lock.release()
+            self._release_job(keep_id=True)
             if self._out is not None:
                 self._out.close()
             if tmp is not None and not done:
@@ -194,15 +195,14 @@ class Importer:
         if tmp is not None and self.duplicates_out is not None:
             os.replace(tmp, self.duplicates_out)
         self.report.legacy_after = file_size(self.legacy.path)
-        self.report.database_after = db_size(self.db_path)
+        self.report.database_after = db_size(self.database)
         self.report.seconds = time.monotonic() - started
         return self.report
 
     def _adopt_interrupted_import(self) -> None:
         """An earlier import of this file that stopped half-way is continued, not duplicated;
         one that is still running in a live process stops this one (exit 3)."""
-        assert self.conn is not None
-        with transaction(self.conn):
+        with self._tx():
             if store.find_active_job(self.conn, self.request_key) is not None:
                 self._claim_job()
 
@@ -216,7 +216,6 @@ class Importer:
         return self.job_id
 
     def _claim_job(self) -> None:
-        assert self.conn is not None
         conn = self.conn
 
         def create(owner_pid: int, owner_host: str) -> int:
@@ -237,9 +236,16 @@ class Importer:
         self.lock = claimed.lock
         self.report.job_id = claimed.job_id
 
+    def _release_job(self, *, keep_id: bool = False) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        if not keep_id:
+            self.report.job_id = None
+
     def _interrupted(self) -> bool:
         """Leave the import job resumable, as the job loop does; False when there is none."""
-        if self.job_id is None or self.conn is None or self.dry_run:
+        if self.job_id is None or self.dry_run:
             return False
         with transaction(self.conn):
             store.interrupt_job(
@@ -255,7 +261,7 @@ class Importer:
         counts = self.report.watchlist
         # Watchlists are small (one row per followed ticker): merged in memory.
         merged: dict[str, tuple[str | None, str | None]] = {}
-        for symbol, name, user_id, created_at in self._read(
+        for symbol, name, user_id, created_at in self.legacy.read(
             "SELECT symbol, name, user_id, created_at FROM watchlist ORDER BY id"
         ):
             counts.read += 1
@@ -278,14 +284,9 @@ class Importer:
             merged[ticker] = (name, timestamp(created_at))
         with self._tx():
             for ticker, (name, added_at) in merged.items():
-                if self.conn is None:
-                    new = True
-                elif self.dry_run:
-                    new = not store.watchlist_has(self.conn, ticker)
-                else:
-                    new = store.insert_legacy_watchlist(
-                        self.conn, ticker, name, added_at or store.now_iso()
-                    )
+                new = store.insert_legacy_watchlist(
+                    self.conn, ticker, name, added_at or store.now_iso()
+                )
                 if not new:
                     counts.already_present += 1
                     continue
@@ -297,12 +298,12 @@ class Importer:
 
     def _import_jobs(self) -> None:
         columns = OLD_DESIGN["analysis_jobs"]
-        rows = self._read(f"SELECT {', '.join(columns)} FROM analysis_jobs ORDER BY rowid")
+        rows = self.legacy.read(f"SELECT {', '.join(columns)} FROM analysis_jobs ORDER BY rowid")
         self._batches(
             (dict(zip(columns, row, strict=True)) for row in rows),
             self._import_job,
         )
-        self._merge_windows()
+        self.job_windows.merge()
         self.progress(f"{self.report.jobs.read} old jobs read")
 
     def _import_job(self, row: dict[str, Any]) -> int:
@@ -310,17 +311,11 @@ class Importer:
         counts.read += 1
         job = check_job(row, now=store.now_iso())
         if job.window is not None:
-            self.job_windows.append(job.window)
+            self.job_windows.add(job.window)
         if job.values is None:
             counts.unimportable += 1
             return 0
-        if self.conn is None:
-            new = True
-        elif self.dry_run:
-            new = not store.legacy_job_exists(self.conn, job.values["legacy_job_id"])
-        else:
-            new = store.insert_legacy_job(self.conn, **job.values)
-        if new:
+        if store.insert_legacy_job(self.conn, **job.values):
             counts.imported += 1
             counts.interrupted += job.values["status"] == "interrupted"
             self.report.repaired.update(job.repairs)
@@ -328,30 +323,10 @@ class Importer:
             counts.already_present += 1
         return job.size
 
-    def _merge_windows(self) -> None:
-        windows = sorted(self.job_windows, key=lambda w: w[0])
-        merged: list[tuple[str, str | None]] = []
-        for start, end in windows:
-            if merged and (merged[-1][1] is None or start <= merged[-1][1]):
-                last_start, last_end = merged[-1]
-                wider = None if end is None or last_end is None else max(end, last_end)
-                merged[-1] = (last_start, wider)
-            else:
-                merged.append((start, end))
-        self.job_windows = merged
-        self._window_starts = [start for start, _ in merged]
-
-    def _is_orphan(self, created_at: str) -> bool:
-        index = bisect.bisect_right(self._window_starts, created_at) - 1
-        if index < 0:
-            return True
-        end = self.job_windows[index][1]
-        return end is not None and created_at > end
-
     # -- results, pass 1: check every row, keep only small values --
 
     def _check_results(self) -> None:
-        with self._old_errors():
+        with self.legacy.errors():
             self._check_results_in_temp_table()
         self.progress(f"{self.report.results.read} old results checked")
 
@@ -395,7 +370,7 @@ class Importer:
         checked = check_result(row)
         if checked.problem is not None:
             self.report.results.unimportable[checked.problem] += 1
-        if checked.created_at is not None and self._is_orphan(checked.created_at):
+        if checked.created_at is not None and self.job_windows.is_orphan(checked.created_at):
             self.report.results.orphans += 1
         if UNKNOWN_SOURCE_REPAIR in checked.repairs:
             if len(self.report.results.unknown_sources) < LIST_LIMIT:
@@ -411,7 +386,7 @@ class Importer:
     # -- results, pass 2: the winners, with their raw data --
 
     def _import_results(self) -> None:
-        rows = self._read(
+        rows = self.legacy.read(
             "SELECT k.old_rowid, k.old_id, k.ticker, k.market_date, k.created_at, k.updated_at,"
             " k.score, k.verdict, k.side, k.entry, k.stop, k.target, k.source, k.status, k.repairs,"
             " r.raw_data, json_valid(r.raw_data)"
@@ -426,7 +401,7 @@ class Importer:
         self._seen += 1
         if self._seen % PROGRESS_EVERY == 0:
             self.progress(f"{self._seen} results written or checked")
-        existing = None if self.conn is None else store.result_on(self.conn, ticker, market_date)
+        existing = store.result_on(self.conn, ticker, market_date)
         if existing is not None:
             result_id, imported_before = existing
             if imported_before:
@@ -438,7 +413,7 @@ class Importer:
                     self._emit(
                         {"reason": "existing", "existing_result_id": result_id,
                          "ticker": ticker, "market_date": market_date,
-                         "row": self._old_row(old_rowid)}
+                         "row": self.legacy.result_row(old_rowid)}
                     )  # fmt: skip
             return 0
         payload, json_ok = raw_payload(raw, bool(valid))
@@ -449,9 +424,6 @@ class Importer:
         self.report.results.imported += 1
         self.report.results.tickers.add(ticker)
         self.report.repaired.update(r for r in repairs.split("\n") if r)
-        if self.dry_run:
-            return len(payload)
-        assert self.conn is not None
         store.insert_legacy_result(
             self.conn,
             job_id=self._ensure_job(),
@@ -473,22 +445,13 @@ class Importer:
         self._batch_tickers.add(ticker)
         return len(payload)
 
-    def _old_row(self, old_rowid: int) -> dict[str, Any]:
-        columns = OLD_DESIGN["analysis_results"]
-        with self._old_errors():
-            row = self.old.execute(
-                f"SELECT {', '.join(columns)} FROM main.analysis_results WHERE rowid = ?",
-                (old_rowid,),
-            ).fetchone()
-        return {name: jsonable(value) for name, value in zip(columns, row, strict=True)}
-
     # -- the rows that were not imported --
 
     def _write_losers(self) -> None:
         if self._out is None:
             return
         columns = OLD_DESIGN["analysis_results"]
-        cursor = self._read(
+        cursor = self.legacy.read(
             "SELECT k.problem, k.problem_text, k.ticker, k.market_date, w.old_id, "
             + ", ".join(f"r.{c}" for c in columns)
             + " FROM temp.legacy_rows AS k"
@@ -510,9 +473,7 @@ class Importer:
     # -- the end --
 
     def _finish(self) -> None:
-        if self.dry_run or self.conn is None:
-            return
-        with transaction(self.conn):
+        with self._tx():
             if self.job_id is not None:
                 store.finish_legacy_import(self.conn, self.job_id, self.report.job_message())
             store.link_watchlist_to_latest(self.conn)

@@ -9,6 +9,7 @@ return.
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -285,6 +286,39 @@ def check_job(row: dict[str, Any], *, now: str) -> CheckedJob:
         "finished_at": finished_at,
     }
     return CheckedJob(window, values, repairs, len(errors_text))
+
+
+class JobWindows:
+    """What the old jobs could have written: results created from a job's start to its end
+    (None: it never ended). A result outside every window is an orphan: the old cleanup
+    deleted its job."""
+
+    def __init__(self) -> None:
+        self._windows: list[tuple[str, str | None]] = []
+        self._starts: list[str] = []
+
+    def add(self, window: tuple[str, str | None]) -> None:
+        self._windows.append(window)
+
+    def merge(self) -> None:
+        """Merge overlapping windows; call once, after the last ``add``."""
+        merged: list[tuple[str, str | None]] = []
+        for start, end in sorted(self._windows, key=lambda w: w[0]):
+            if merged and (merged[-1][1] is None or start <= merged[-1][1]):
+                last_start, last_end = merged[-1]
+                wider = None if end is None or last_end is None else max(end, last_end)
+                merged[-1] = (last_start, wider)
+            else:
+                merged.append((start, end))
+        self._windows = merged
+        self._starts = [start for start, _ in merged]
+
+    def is_orphan(self, created_at: str) -> bool:
+        index = bisect.bisect_right(self._starts, created_at) - 1
+        if index < 0:
+            return True
+        end = self._windows[index][1]
+        return end is not None and created_at > end
 
 
 def raw_payload(raw: Any, sqlite_says_valid: bool) -> tuple[str, bool]:

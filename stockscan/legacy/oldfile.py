@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stockscan.db import describe
 from stockscan.errors import DatabaseError, UsageError
+from stockscan.legacy.mapping import jsonable
 
 # The old design, as the failure analysis describes it: what a file must have to be imported.
 OLD_DESIGN: dict[str, tuple[str, ...]] = {
@@ -42,6 +44,30 @@ class LegacyFile:
     path: Path
     conn: sqlite3.Connection
     notes: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """SQLite errors of the old file name the old file (the command's translate_errors
+        would blame the stockscan database)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.path}: {describe(exc)}") from exc
+
+    def read(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query on the old file, one at a time."""
+        with self.errors():
+            yield from self.conn.execute(sql, params)
+
+    def result_row(self, rowid: int) -> dict[str, Any]:
+        """One old ``analysis_results`` row, every column, as an NDJSON line shows it."""
+        columns = OLD_DESIGN["analysis_results"]
+        with self.errors():
+            row = self.conn.execute(
+                f"SELECT {', '.join(columns)} FROM main.analysis_results WHERE rowid = ?",
+                (rowid,),
+            ).fetchone()
+        return {name: jsonable(value) for name, value in zip(columns, row, strict=True)}
 
 
 @contextmanager
