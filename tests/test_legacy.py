@@ -778,6 +778,35 @@ def test_what_is_repaired_or_mapped() -> None:
     assert check(entry=100, stop=None).side == "none"
 
 
+def old_job(**values: Any) -> legacy.CheckedJob:
+    row = {"job_id": "j-1", "status": "completed", "total": 3, "completed": 3, "errors": None,
+           "created_at": "2024-03-04 09:00:00", "started_at": None,
+           "completed_at": None}  # fmt: skip
+    row.update(values)
+    return legacy.check_job(row, now="2026-12-01T00:00:00.000+00:00")
+
+
+def test_an_old_job_maps_to_one_row_without_a_database_or_a_clock() -> None:
+    done = old_job()
+    assert done.values is not None and done.values["status"] == "succeeded"
+    assert done.values["started_at"] == done.values["created_at"] == "2024-03-04T09:00:00.000+00:00"
+    assert done.repairs == ["jobs.started_at NULL -> created_at"]
+    assert done.window == ("2024-03-04T09:00:00.000+00:00", None)
+    with_errors = old_job(errors='["X.NS: no data"]')
+    assert with_errors.values is not None and with_errors.values["status"] == "partial"
+    assert with_errors.size == len('["X.NS: no data"]')
+    stuck = old_job(status="processing", created_at=None, total="many")
+    assert stuck.values is not None and stuck.values["status"] == "interrupted"
+    assert stuck.values["created_at"] == "2026-12-01T00:00:00.000+00:00"  # the import time
+    assert stuck.values["total"] == 0 and stuck.window is None
+    assert "jobs.total NULL or invalid -> 0" in stuck.repairs
+    assert "never finished" in stuck.values["message"]
+    nameless = old_job(job_id=" ", started_at="2024-03-04 08:00:00")
+    assert nameless.values is None and nameless.window is not None  # still bounds orphans
+    blob = old_job(job_id=b"\xab")
+    assert blob.values is not None and blob.values["legacy_job_id"] == "ab"
+
+
 def test_raw_data_is_never_dropped() -> None:
     assert legacy.raw_payload('{"a": [1, 2]}', True) == ('{"a": [1, 2]}', True)
     text, ok = legacy.raw_payload('{"rsi": NaN}', False)  # what Python's json.dumps writes
