@@ -405,7 +405,7 @@ class Importer:
         if existing is not None:
             result_id, imported_before = existing
             if imported_before:
-                self.report.results.already_imported += 1
+                self.report.results.already_present += 1
             else:
                 # stockscan's own analysis of that ticker and date is the better record.
                 self.report.results.kept_existing += 1

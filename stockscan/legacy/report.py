@@ -25,10 +25,16 @@ def db_size(path: Path) -> int:
 
 
 @dataclass
-class WatchlistCounts:
+class Counts:
+    """Rows of one old table: read, and of those imported or already there."""
+
     read: int = 0
     imported: int = 0
     already_present: int = 0
+
+
+@dataclass
+class WatchlistCounts(Counts):
     merged_duplicates: int = 0
     invalid: int = 0
     invalid_symbols: list[str] = field(default_factory=list)  # the first LIST_LIMIT
@@ -37,19 +43,15 @@ class WatchlistCounts:
 
 
 @dataclass
-class JobCounts:
-    read: int = 0
-    imported: int = 0
-    already_present: int = 0
+class JobCounts(Counts):
     interrupted: int = 0
     unimportable: int = 0
 
 
 @dataclass
-class ResultCounts:
-    read: int = 0
-    imported: int = 0
-    already_imported: int = 0
+class ResultCounts(Counts):
+    """``already_present``: imported by an earlier run; ``kept_existing``: stockscan's own."""
+
     kept_existing: int = 0
     merged_duplicates: int = 0
     unimportable: Counter[str] = field(default_factory=Counter)  # by reason
@@ -112,7 +114,7 @@ class LegacyReport:
             "totals": {
                 "rows_read": w.read + j.read + r.read,
                 "imported": w.imported + j.imported + r.imported,
-                "already_present": w.already_present + j.already_present + r.already_imported,
+                "already_present": w.already_present + j.already_present + r.already_present,
                 "merged_duplicates": w.merged_duplicates + r.merged_duplicates,
                 "repaired": sum(self.repaired.values()),
                 "orphans": r.orphans,
@@ -142,7 +144,7 @@ class LegacyReport:
                 "read": r.read,
                 "imported": r.imported,
                 "tickers": len(r.tickers),
-                "already_imported": r.already_imported,
+                "already_imported": r.already_present,
                 "kept_existing": r.kept_existing,
                 "merged_duplicates": r.merged_duplicates,
                 "unimportable": unimportable,
