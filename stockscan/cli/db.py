@@ -241,9 +241,7 @@ def import_legacy(
                     progress=progress,
                     db_bytes_before=size_before,
                 )
-    document = report.as_json()
     if json_output:
-        render.print_json(document)
+        render.print_json(report.as_json())
     else:
-        for line in legacy.report_lines(document):
-            render.say(line)
+        render.db_import_report(report)

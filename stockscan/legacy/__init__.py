@@ -2,7 +2,7 @@
 
 The old file is only ever read, through a read-only URI (``oldfile``). The package:
 ``oldfile`` opens and checks it, ``mapping`` (pure) says what each old row becomes,
-``importer`` runs the passes and writes, ``report`` counts and shows what a run did.
+``importer`` runs the passes and writes, ``report`` counts what a run did (``render`` shows it).
 
 What becomes what:
 
@@ -53,7 +53,7 @@ from stockscan.errors import UsageError
 from stockscan.legacy.importer import Importer, import_request_key
 from stockscan.legacy.mapping import CheckedJob, CheckedResult, check_job, check_result, raw_payload
 from stockscan.legacy.oldfile import OLD_DESIGN, LegacyFile, open_legacy, refuse_overlaps
-from stockscan.legacy.report import LegacyReport, db_size, report_lines
+from stockscan.legacy.report import LegacyReport, db_size
 
 __all__ = [
     "OLD_DESIGN",
@@ -71,7 +71,6 @@ __all__ = [
     "open_legacy",
     "raw_payload",
     "refuse_overlaps",
-    "report_lines",
 ]
 
 
