@@ -41,8 +41,8 @@ class WatchlistCounts(Counts):
 
 @dataclass
 class JobCounts(Counts):
-    interrupted: int = 0
-    unimportable: int = 0
+    interrupted: int = 0  # imported as interrupted: the old job never finished
+    unimportable: int = 0  # without a job id
 
 
 @dataclass
