@@ -185,6 +185,37 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
+class _DryRun(Exception):
+    """Raised inside the transaction of a dry run to roll it back."""
+
+
+@contextmanager
+def changes(conn: sqlite3.Connection, *, dry_run: bool) -> Iterator[sqlite3.Connection]:
+    """One write ``transaction()``, rolled back at its end when ``dry_run``: the one dry run of
+    the program. It makes the same checks and writes as the real run, so it reports exactly
+    what the real run would do at that moment, and keeps none of it."""
+    try:
+        with transaction(conn):
+            yield conn
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+
+
+@contextmanager
+def unspilled(conn: sqlite3.Connection) -> Iterator[None]:
+    """Changed pages stay in memory until COMMIT (``cache_spill`` off), so a dry run's
+    transaction, rolled back, never reaches the file or its WAL. Only for transactions of
+    bounded size: the page cache grows with them."""
+    threshold = int(conn.execute("PRAGMA cache_spill").fetchone()[0])
+    conn.execute("PRAGMA cache_spill = OFF")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_spill = {threshold}")
+
+
 def _in_transaction(conn: sqlite3.Connection) -> bool:
     """Whether ``conn`` has a transaction to roll back. A closed connection has none: closing
     rolled it back. (A signal landing between a transaction's BEGIN and the ``with`` taking it

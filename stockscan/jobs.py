@@ -34,7 +34,7 @@ from stockscan.errors import (
     StockscanError,
     UsageError,
 )
-from stockscan.locks import JobLock, owner_alive
+from stockscan.locks import JobLock, by_owner, owner_alive
 from stockscan.market import last_weekday, market_today
 from stockscan.position import DEFAULT_MAX_POSITION_PCT, DEFAULT_SIDES
 
@@ -247,7 +247,6 @@ def run(
     source = source or request.source_for(conn, tuning)
     run_date = last_weekday().isoformat()
     key = request.key(run_date, SCORING_VERSION)
-    pid, host = os.getpid(), _hostname()
     lock: JobLock | None = None
     try:
         _refuse_if_owned(conn, db_path, store.find_active_job(conn, key))
@@ -256,17 +255,11 @@ def run(
             transaction(conn),
         ):
             _interrupt_orphans(conn, db_path, except_key=key)
-            existing = store.find_active_job(conn, key)
-            if existing is not None:
-                lock = JobLock(db_path, existing["id"])
-                if not lock.try_acquire():
-                    raise JobAlreadyRunning(
-                        existing["id"], existing["owner_pid"], existing["owner_host"]
-                    )
-                store.adopt_job(conn, existing["id"], owner_pid=pid, owner_host=host)
-                job_id, resumed = int(existing["id"]), True
-            else:
-                job_id = store.create_job(
+            claimed = claim_job(
+                conn,
+                db_path,
+                key,
+                lambda pid, host: store.create_job(
                     conn,
                     request_key=key,
                     source=request.source,
@@ -275,16 +268,53 @@ def run(
                     tickers=request.tickers,
                     owner_pid=pid,
                     owner_host=host,
-                )
-                # Locked before COMMIT: no other process can see the job unlocked.
-                lock = JobLock(db_path, job_id)
-                if not lock.try_acquire():  # pragma: no cover - a new id has a new file
-                    raise RuntimeError(f"lock of new job {job_id} is held")
-                resumed = False
-        return _work(conn, job_id, request, source, reporter, resumed=resumed)
+                ),
+            )
+            lock = claimed.lock
+        return _work(conn, claimed.job_id, request, source, reporter, resumed=claimed.resumed)
     finally:
         if lock is not None:
             lock.release()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job this process now owns; its lock is held until ``lock.release()``."""
+
+    job_id: int
+    lock: JobLock
+    resumed: bool  # an active job of the request, adopted; False: a new job
+
+
+def claim_job(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    request_key: str,
+    create: Callable[[int, str], int],
+) -> Claim:
+    """The one way a process takes a job of ``request_key``, inside the caller's write
+    transaction: the request's active job if its lock is free (a free lock proves its owner is
+    gone), adopted; ``JobAlreadyRunning`` when a live process holds it; otherwise a new job,
+    ``create(owner_pid, owner_host)``, locked before the caller's COMMIT so that no process
+    ever sees it running without an owner. Never two active jobs for one request, and never
+    one stuck under a dead owner."""
+    pid, host = os.getpid(), _hostname()
+    existing = store.find_active_job(conn, request_key)
+    if existing is not None:
+        lock = JobLock(db_path, existing["id"])
+        if not lock.try_acquire():
+            raise JobAlreadyRunning(existing["id"], existing["owner_pid"], existing["owner_host"])
+        try:
+            store.adopt_job(conn, existing["id"], owner_pid=pid, owner_host=host)
+        except BaseException:
+            lock.release()
+            raise
+        return Claim(int(existing["id"]), lock, resumed=True)
+    job_id = create(pid, host)
+    lock = JobLock(db_path, job_id)
+    if not lock.try_acquire():  # pragma: no cover - a new id has never been locked
+        raise RuntimeError(f"lock of new job {job_id} is held")
+    return Claim(job_id, lock, resumed=False)
 
 
 def resume(
@@ -378,13 +408,10 @@ def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: s
 
     Only a free lock proves death; a live owner's job is left alone however old it is.
     """
-    for job in store.running_jobs(conn):
-        if job["request_key"] == except_key:
-            continue
-        if not owner_alive(db_path, job["id"]):
-            store.interrupt_job(
-                conn, job["id"], f"owner pid {job['owner_pid']} died before finishing"
-            )
+    others = (job for job in store.running_jobs(conn) if job["request_key"] != except_key)
+    _, orphans = by_owner(db_path, others)
+    for job in orphans:
+        store.interrupt_job(conn, job["id"], f"owner pid {job['owner_pid']} died before finishing")
 
 
 class SignalInterrupt(KeyboardInterrupt):

@@ -248,8 +248,7 @@ def test_a_result_leaves_the_store_with_its_jobs_params_decoded(
     found = store.find_result(filled, "INFY.NS", on=DATES[-1])
     assert found is not None and found["legacy_result_id"] is None
     assert isinstance(found["job_params"], dict) and found["job_params"]["capital"] > 0
-    assert store.result_on(filled, "INFY.NS", DATES[-1]) == (found["id"], False)
-    assert store.result_on(filled, "INFY.NS", "2026-11-28") is None
+    assert store.find_result(filled, "INFY.NS", on="2026-11-28") is None
     assert found["job_id"] is not None
     stocks = store.report_stocks(filled, found["job_id"])
     assert all(isinstance(stock["result_job_params"], dict) for stock in stocks)

@@ -243,7 +243,6 @@ def import_legacy(
                     db_bytes_before=size_before,
                 )
     if json_output:
-        render.print_json(report)
+        render.print_json(report.as_json())
     else:
-        for line in legacy.report_lines(report):
-            render.say(line)
+        render.db_import_report(report)

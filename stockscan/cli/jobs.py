@@ -114,7 +114,7 @@ def resume(
         job = store.get_job(conn, job_id)
         if job is None:
             raise UsageError(f"no job {job_id} in {db_path(db)}")
-        legacy.check_resumable(dict(job))
+        legacy.check_resumable(job)
         reporter = job_reporter(json_output, quiet, job["source"])
         try:
             outcome = jobs.resume(conn, db_path(db), job_id, reporter, tuning=tuning)

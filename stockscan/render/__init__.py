@@ -2,8 +2,8 @@
 shared ``base`` (the two consoles, ``safe``, ``say``, tables, local times) and ``streams``
 (output that fails is not the command failing). The JSON documents and line reports the
 commands print are shaped here, except those of a core value with its own ``as_json()``
-(``retention``'s reports) and, until it moves, ``legacy.report_lines``; the command modules
-parse, call the core and hand the result over.
+(``retention``'s and ``legacy``'s reports); the command modules parse, call the core and hand
+the result over.
 
 Two consoles: stdout for data, stderr for diagnostics. ``--json`` writes one JSON document to
 stdout and nothing else there. Callers use ``render.x``; the names below are those.
@@ -28,6 +28,7 @@ from stockscan.render.base import (
 from stockscan.render.db import (
     db_check,
     db_check_document,
+    db_import_report,
     db_info,
     db_info_document,
     db_migrated,
@@ -86,6 +87,7 @@ __all__ = [
     "cron_text",
     "db_check",
     "db_check_document",
+    "db_import_report",
     "db_info",
     "db_info_document",
     "db_migrated",

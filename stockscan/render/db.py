@@ -1,4 +1,5 @@
-"""``db``: what ``db info``, ``check``, ``migrate``, ``prune`` and ``vacuum`` print."""
+"""``db``: what ``db info``, ``check``, ``migrate``, ``prune``, ``vacuum`` and ``import-legacy``
+print."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from stockscan.render.base import byte_size, id_list, plural, say
 
 if TYPE_CHECKING:
+    from stockscan.legacy import LegacyReport
     from stockscan.retention import DbPrune
 
 
@@ -130,3 +132,49 @@ def db_prune_report(report: DbPrune) -> None:
         say("Dry run: nothing was changed.")
     else:
         say("`stockscan db vacuum` gives the freed space back to the disk.")
+
+
+def db_import_report(legacy_report: LegacyReport) -> None:
+    """What ``db import-legacy`` read, imported, merged, repaired and left out (or would)."""
+    report = legacy_report.as_json()
+    would = "would be " if report["dry_run"] else ""
+    w, j, r, t = report["watchlist"], report["jobs"], report["results"], report["totals"]
+    b = report["bytes"]
+    unchanged = "unchanged" if b["legacy_before"] == b["legacy_after"] else "SIZE CHANGED"
+    lines = [
+        ("Dry run, nothing written: " if report["dry_run"] else "Imported ")
+        + f"{report['legacy_path']} into {report['database']}",
+        f"  read         {t['rows_read']} rows: {w['read']} watchlist, {j['read']} jobs,"
+        f" {r['read']} results",
+        f"  watchlist    {w['imported']} {would}imported, {w['already_present']} already there,"
+        f" {w['merged_duplicates']} merged duplicates, {w['invalid']} invalid symbols"
+        + (f" ({', '.join(w['invalid_symbols'])})" if w["invalid_symbols"] else ""),
+        f"  jobs         {j['imported']} {would}imported ({j['interrupted']} never finished:"
+        f" interrupted), {j['already_present']} already there, {j['unimportable']} without id",
+        f"  results      {r['imported']} {would}imported for {r['tickers']} tickers"
+        + (f" into job {report['job_id']}" if report["job_id"] is not None else "")
+        + f", {r['merged_duplicates']} duplicates merged (newest kept),"
+        f" {r['already_imported']} already imported, {r['kept_existing']} kept stockscan's own",
+    ]
+    if r["unimportable"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in r["unimportable_reasons"].items())
+        lines.append(f"  not imported {r['unimportable']} results ({reasons})")
+    if report["repaired"]:
+        repairs = ", ".join(f"{k} {v}" for k, v in report["repaired"].items())
+        lines.append(f"  repaired     {t['repaired']} values: {repairs}")
+    lines += [
+        f"  orphans      {r['orphans']} results whose old job no longer exists"
+        " (imported like the rest)",
+        f"  raw data     {r['invalid_json']} not valid JSON, kept as text and flagged",
+        f"  users        {report['users']['note']}",
+        f"  bytes        old file {b['legacy_before']} -> {b['legacy_after']} ({unchanged}),"
+        f" database {b['database_before']} -> {b['database_after']}",
+    ]
+    if report["duplicates_file"]:
+        lines.append(
+            f"  written      {report['duplicates_written']} rows not imported, with their"
+            f" reasons, to {report['duplicates_file']}"
+        )
+    lines += [f"  note         {note}" for note in report["notes"]]
+    for line in lines:
+        say(line)

@@ -47,10 +47,8 @@ from stockscan.store.legacy import (
     insert_legacy_job,
     insert_legacy_result,
     insert_legacy_watchlist,
-    legacy_job_exists,
     link_watchlist_to_latest,
     record_legacy_ticker,
-    watchlist_has,
 )
 from stockscan.store.prices import (
     PriceBarRow,
@@ -79,7 +77,6 @@ from stockscan.store.results import (
     report_stocks,
     report_stocks_query,
     result_history,
-    result_on,
     result_pairs,
     tickers_without_results,
     tickers_without_results_query,
@@ -165,7 +162,6 @@ __all__ = [
     "keep_result",
     "latest_query",
     "latest_results",
-    "legacy_job_exists",
     "link_watchlist_to_latest",
     "list_jobs",
     "merge_price_bars",
@@ -185,7 +181,6 @@ __all__ = [
     "report_stocks",
     "report_stocks_query",
     "result_history",
-    "result_on",
     "result_pairs",
     "running_jobs",
     "save_result",
@@ -197,7 +192,6 @@ __all__ = [
     "tickers_without_results_query",
     "unfinished_stocks",
     "vacuum",
-    "watchlist_has",
     "watchlist_rows",
     "watchlist_tickers",
 ]

@@ -24,11 +24,6 @@ def insert_legacy_watchlist(
     return row is not None
 
 
-def watchlist_has(conn: sqlite3.Connection, ticker: str) -> bool:
-    row = conn.execute("SELECT 1 FROM watchlist WHERE ticker = ?", (ticker,)).fetchone()
-    return row is not None
-
-
 def insert_legacy_job(
     conn: sqlite3.Connection,
     *,
@@ -63,15 +58,6 @@ def insert_legacy_job(
         ),
     ).fetchone()
     return row is not None
-
-
-def legacy_job_exists(conn: sqlite3.Connection, legacy_job_id: str) -> bool:
-    return (
-        conn.execute(
-            "SELECT 1 FROM analysis_jobs WHERE legacy_job_id = ?", (legacy_job_id,)
-        ).fetchone()
-        is not None
-    )
 
 
 def insert_legacy_result(

@@ -234,13 +234,6 @@ def find_result(
     return None
 
 
-def result_on(conn: sqlite3.Connection, ticker: str, analysis_date: str) -> tuple[int, bool] | None:
-    """(id, imported from the old system?) of the result for ``ticker`` on that market date.
-    Only for stockscan/legacy.py until it calls find_result itself (issue 16): then delete."""
-    found = find_result(conn, ticker, on=analysis_date)
-    return None if found is None else (found["id"], found["legacy_result_id"] is not None)
-
-
 def export_query(
     tickers: Sequence[str] | None = None,
     *,
