@@ -17,7 +17,11 @@ def events(pair: Mapping[str, Any]) -> list[str]:
     if verdict == "STRONG_BUY" and previous != "STRONG_BUY":
         found.append("new STRONG_BUY")
     if previous is not None and verdict != previous:
-        found.append(f"{previous} → {verdict}")
+        # Results of two scoring versions were judged by different rules: the move may be the
+        # rules', not the stock's (docs/scoring.md, "Versions").
+        version, before = pair.get("scoring_version"), pair.get("prev_scoring_version")
+        rules = f" (scoring version {before} → {version})" if version != before else ""
+        found.append(f"{previous} → {verdict}{rules}")
     close, side = pair["close"], pair["prev_side"]
     stop, target = pair["prev_stop"], pair["prev_target"]
     if close is None:

@@ -300,6 +300,7 @@ class ResultPair(TypedDict):
     stop: float | None
     target: float | None
     analysis_source: str
+    scoring_version: str
     prev_date: str | None
     prev_score: float | None
     prev_verdict: Verdict | None
@@ -307,6 +308,7 @@ class ResultPair(TypedDict):
     prev_entry: float | None
     prev_stop: float | None
     prev_target: float | None
+    prev_scoring_version: str | None
 
 
 def result_pairs(conn: sqlite3.Connection, *, since: str) -> list[ResultPair]:
@@ -317,10 +319,10 @@ def result_pairs(conn: sqlite3.Connection, *, since: str) -> list[ResultPair]:
         ResultPair,
         conn.execute(
             "SELECT l.ticker, l.analysis_date, l.score, l.verdict, l.side, l.close, l.entry,"
-            " l.stop, l.target, l.analysis_source,"
+            " l.stop, l.target, l.analysis_source, l.scoring_version,"
             " p.analysis_date AS prev_date, p.score AS prev_score, p.verdict AS prev_verdict,"
             " p.side AS prev_side, p.entry AS prev_entry, p.stop AS prev_stop,"
-            " p.target AS prev_target"
+            " p.target AS prev_target, p.scoring_version AS prev_scoring_version"
             " FROM analysis_results AS l"
             " LEFT JOIN analysis_results AS p ON p.id = ("
             "   SELECT id FROM analysis_results WHERE ticker = l.ticker"
