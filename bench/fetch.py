@@ -90,13 +90,12 @@ class FakeYahoo:
 def scan(
     db: Path, tickers: list[str], fake: FakeYahoo, now: dt.datetime, args: argparse.Namespace
 ) -> dict[str, Any]:
-    from stockscan import jobs
-    from stockscan.db import open_db
+    from stockscan import jobs, store
     from stockscan.sources.cache import PriceCache
     from stockscan.sources.yahoo import YahooSource
 
     fake.requests = fake.bars = fake.most_in_flight = 0
-    conn = open_db(db)
+    conn = store.open(db)
     try:
         source = YahooSource(
             cache=PriceCache(conn),

@@ -45,7 +45,7 @@ import numpy as np
 from stockscan import store
 from stockscan.analysis import analyze
 from stockscan.analysis.model import Analysis
-from stockscan.db import open_db, transaction
+from stockscan.db import transaction
 from stockscan.sources.demo import demo_bars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -145,7 +145,7 @@ def fill(path: Path, size: int, pool: list[tuple[Analysis, str]]) -> dict[str, A
     market date over every ticker, each job in one transaction."""
     names = tickers()
     dates = market_dates(size // TICKERS)
-    conn = open_db(path)
+    conn = store.open(path)
     # A throwaway database: no need to survive a power cut while filling it.
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -262144")
@@ -223,7 +223,7 @@ def timed(fn: Callable[[], object], repeat: int) -> dict[str, float]:
 
 
 def in_process(path: Path) -> dict[str, Any]:
-    conn = open_db(path, create=False)
+    conn = store.open(path, create=False)
     names = tickers()
     watchlist = names[:: TICKERS // WATCHLIST]
     rng = random.Random(7)
@@ -253,7 +253,7 @@ def in_process(path: Path) -> dict[str, Any]:
             "history_30": timed(
                 lambda: store.result_history(conn, rng.choice(names), limit=30), 200
             ),
-            "show_one": timed(lambda: store.result_detail(conn, rng.choice(names)), 200),
+            "show_one": timed(lambda: store.find_result(conn, rng.choice(names)), 200),
         }
     finally:
         conn.close()

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import TICKERS, analysis_pool, fill, tickers  # noqa: E402
 
 from stockscan import store  # noqa: E402
-from stockscan.db import open_db, transaction  # noqa: E402
+from stockscan.db import transaction  # noqa: E402
 
 TARGET_IN_PROCESS_MS = 5.0
 TARGET_OVER_BARE_MS = 40.0
@@ -41,7 +41,7 @@ def main() -> None:
     try:
         path = workdir / "watchlist.db"
         filled = fill(path, args.size, analysis_pool())
-        conn = open_db(path)
+        conn = store.open(path)
         with transaction(conn):
             store.add_to_watchlist(conn, [(ticker, None) for ticker in tickers()])
 

@@ -6,17 +6,22 @@ STRONG_BUYs, and the previous plan's stop or target reached by the new close.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-def events(pair: dict[str, Any]) -> list[str]:
+def events(pair: Mapping[str, Any]) -> list[str]:
     """The changes between a ticker's latest result and the one before it, in words."""
     found = []
     verdict, previous = pair["verdict"], pair["prev_verdict"]
     if verdict == "STRONG_BUY" and previous != "STRONG_BUY":
         found.append("new STRONG_BUY")
     if previous is not None and verdict != previous:
-        found.append(f"{previous} → {verdict}")
+        # Results of two scoring versions were judged by different rules: the move may be the
+        # rules', not the stock's (docs/scoring.md, "Versions").
+        version, before = pair.get("scoring_version"), pair.get("prev_scoring_version")
+        rules = f" (scoring version {before} → {version})" if version != before else ""
+        found.append(f"{previous} → {verdict}{rules}")
     close, side = pair["close"], pair["prev_side"]
     stop, target = pair["prev_stop"], pair["prev_target"]
     if close is None:
@@ -36,7 +41,7 @@ def events(pair: dict[str, Any]) -> list[str]:
     return found
 
 
-def changes(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def changes(pairs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The pairs with at least one event, each with its ``events``."""
     out = []
     for pair in pairs:

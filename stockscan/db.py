@@ -1,9 +1,11 @@
-"""The one place that opens the database: pragmas, migrations, transactions, error mapping.
+"""The one place that opens the database file: pragmas, transactions, error mapping.
 
 Every connection gets the same pragmas before any transaction (``foreign_keys`` and
-``busy_timeout`` are silent no-ops inside one), is opened with ``isolation_level=None`` so that
-Python never begins a transaction behind our back, and is migrated at the same choke point
-(:func:`open_db`), so a new database and an old one are handled the same.
+``busy_timeout`` are silent no-ops inside one) and is opened with ``isolation_level=None`` so
+that Python never begins a transaction behind our back. This module imports nothing of
+stockscan's but its errors: migrating is the store's business (``store.open`` passes
+``migrations.migrate`` to :func:`open_db`, the one choke point, so a new database and an old
+one are handled the same).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import itertools
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,6 +45,14 @@ def canonical_path(path: Path) -> Path:
     return Path(os.path.realpath(path.expanduser()))
 
 
+def file_bytes(path: Path) -> int:
+    """The database as the disk holds it: its file plus its write-ahead log (0 for either that
+    does not exist). Committed pages sit in the WAL until a checkpoint, so the file alone
+    undercounts."""
+    wal = path.with_name(path.name + "-wal")
+    return sum(p.stat().st_size for p in (path, wal) if p.exists())
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open ``path`` with the house pragmas. Does not create the parent directory."""
     conn = sqlite3.connect(
@@ -71,14 +81,15 @@ def is_busy(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
 
 
-def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
-    """Open and migrate the database at ``path``.
+def open_db(
+    path: Path, *, create: bool = True, setup: Callable[[sqlite3.Connection], object]
+) -> sqlite3.Connection:
+    """Open the database at ``path`` and run ``setup`` on the new connection (``store.open``
+    migrates it there).
 
     ``create=False`` is for read commands: a missing database is reported, not created. The
     parent directory of an explicit path must exist; the default data directory is created.
     """
-    from stockscan.migrations import migrate
-
     if not path.exists():
         if not create:
             raise DatabaseError(f"no database at {path} (run `stockscan analyze` first)")
@@ -99,15 +110,15 @@ def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
     _refuse_hard_links(path)
     # While several processes open a new database at once, SQLite can answer SQLITE_BUSY
     # without consulting its busy handler (switching the file to WAL, recovering a WAL another
-    # process is creating). Opening and migrating is idempotent, so it is retried for as long
-    # as busy_timeout would have waited.
+    # process is creating). Opening and ``setup`` (migrating) are idempotent, so they are
+    # retried for as long as busy_timeout would have waited.
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     with translate_errors(path):
         while True:
             conn: sqlite3.Connection | None = None
             try:
                 conn = connect(path)
-                migrate(conn)
+                setup(conn)
                 return conn
             except sqlite3.OperationalError as exc:
                 if conn is not None:
@@ -172,6 +183,37 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if _in_transaction(conn):
             conn.execute("ROLLBACK")
         raise
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction of a dry run to roll it back."""
+
+
+@contextmanager
+def changes(conn: sqlite3.Connection, *, dry_run: bool) -> Iterator[sqlite3.Connection]:
+    """One write ``transaction()``, rolled back at its end when ``dry_run``: the one dry run of
+    the program. It makes the same checks and writes as the real run, so it reports exactly
+    what the real run would do at that moment, and keeps none of it."""
+    try:
+        with transaction(conn):
+            yield conn
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+
+
+@contextmanager
+def unspilled(conn: sqlite3.Connection) -> Iterator[None]:
+    """Changed pages stay in memory until COMMIT (``cache_spill`` off), so a dry run's
+    transaction, rolled back, never reaches the file or its WAL. Only for transactions of
+    bounded size: the page cache grows with them."""
+    threshold = int(conn.execute("PRAGMA cache_spill").fetchone()[0])
+    conn.execute("PRAGMA cache_spill = OFF")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_spill = {threshold}")
 
 
 def _in_transaction(conn: sqlite3.Connection) -> bool:

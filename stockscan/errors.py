@@ -7,9 +7,12 @@ their ``kind`` and message on the stock's detail row and goes on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-# Exit codes: the contract documented in the README and in `stockscan --help`.
+# Exit codes: the contract. EXIT_CODES below says what each means, once: `stockscan --help`
+# and the comment `stockscan cron` prints are made from it, and a test holds the README's
+# table to it.
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -19,6 +22,67 @@ EXIT_DATABASE = 5
 EXIT_OUTPUT_FAILED = 74  # stdout or the log file could not be written; the work is done
 EXIT_SOURCE_UNAVAILABLE = 75
 EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class ExitCode:
+    """What one exit code means: ``meaning`` as `stockscan --help` says it, ``readme`` where
+    the README's table says more, ``cron`` in the crontab comment (None: not listed there,
+    as the codes a scheduled scan does not meet)."""
+
+    code: int
+    meaning: str
+    readme: str | None = None
+    cron: str | None = None
+
+    @property
+    def documented(self) -> str:
+        """The README's wording."""
+        return self.readme or self.meaning
+
+
+EXIT_CODES: tuple[ExitCode, ...] = (
+    ExitCode(
+        EXIT_OK,
+        "every requested stock analysed",
+        readme="every requested stock analysed (a demo result skipped in favour of a real one"
+        " counts as analysed)",
+        cron="all analysed",
+    ),
+    ExitCode(
+        EXIT_SOME_FAILED,
+        "the job finished, some stocks failed (each failure recorded)",
+        cron="some failed",
+    ),
+    ExitCode(EXIT_USAGE, "usage error or invalid input; nothing written"),
+    ExitCode(
+        EXIT_ALREADY_RUNNING,
+        "an identical job is already running; nothing written",
+        cron="already running",
+    ),
+    ExitCode(EXIT_NOTHING_ANALYSED, "no stock could be analysed", cron="none analysed"),
+    ExitCode(
+        EXIT_DATABASE,
+        "database problem (cannot open, not a database, corrupt, read-only, full, locked)",
+        readme="database problem (cannot open, not a database, corrupt, read-only, full,"
+        " locked too long)",
+        cron="database problem",
+    ),
+    ExitCode(
+        EXIT_OUTPUT_FAILED,
+        "output could not be written (stdout or --log-file: disk full, I/O error); work done",
+        readme="the output could not be written (stdout or `--log-file`: disk full, I/O"
+        " error); the work is done and recorded (a job with failures keeps its 1 or 4)",
+    ),
+    ExitCode(
+        EXIT_SOURCE_UNAVAILABLE,
+        "data source unavailable or rate-limited; the job is left resumable",
+        cron="Yahoo unavailable (the job resumes on the next run)",
+    ),
+    ExitCode(
+        EXIT_INTERRUPTED, "interrupted (Ctrl-C, SIGTERM or SIGHUP); the job is left resumable"
+    ),
+)
 
 ErrorKind = Literal[
     "rate_limited",  # transient: the provider throttled us

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +31,13 @@ from stockscan.errors import (
     StockError,
     UsageError,
 )
-from stockscan.locks import JobLock, owner_alive
+from stockscan.locks import JobLock, by_owner, owner_alive
 from stockscan.market import last_weekday, market_today
+from stockscan.position import DEFAULT_MAX_POSITION_PCT, DEFAULT_SIDES
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Analysis, Bars
+    from stockscan.position import Band, Position, TradePlan
     from stockscan.sources import PriceSource, SourceName, Tuning
 
 DEFAULT_CAPITAL = 100_000.0
@@ -67,23 +69,78 @@ class JobRequest:
     # yahoo only: analyse today's still-moving bar (the result is marked partial) instead of
     # dropping it.
     keep_partial: bool = False
+    # Which sides get a plan: "long" (a short verdict is "avoid / exit if held") or "both"
+    # (a short where ``shortable`` lists the ticker).
+    sides: str = DEFAULT_SIDES
+    max_position_pct: float = DEFAULT_MAX_POSITION_PCT
+    # sides "both": the job's tickers that can be shorted (from --shortable FILE).
+    shortable: tuple[str, ...] = ()
+    # The daily price band of the job's tickers found in --bands FILE (None: no file given).
+    bands: tuple[tuple[str, Band], ...] | None = None
 
     def __post_init__(self) -> None:
         if not (self.capital > 0 and self.capital < 1e15):
             raise UsageError(f"--capital {self.capital:g}: must be a positive amount")
         if not (0 < self.risk_pct <= 100):
             raise UsageError(f"--risk-pct {self.risk_pct:g}: must be above 0 and at most 100")
+        if not (0 < self.max_position_pct <= 100):
+            raise UsageError(
+                f"--max-position-pct {self.max_position_pct:g}: must be above 0 and at most 100"
+            )
+        if self.sides not in ("long", "both"):
+            raise UsageError(f"--sides {self.sides!r}: expected long or both")
 
     def params(self) -> dict[str, Any]:
-        params = {
+        params: dict[str, Any] = {
             "capital": self.capital,
             "risk_pct": self.risk_pct,
             "data_dir": self.data_dir,
             "skip_unchanged": self.skip_unchanged,
+            "sides": self.sides,
+            "max_position_pct": self.max_position_pct,
         }
         if self.keep_partial:  # only when set: the keys of earlier jobs stay what they were
             params["keep_partial"] = True
+        if self.sides == "both":
+            params["shortable"] = sorted(self.shortable)
+        if self.bands is not None:
+            params["bands"] = dict(sorted(self.bands))
         return params
+
+    @classmethod
+    def from_params(
+        cls, tickers: tuple[str, ...], source: SourceName, params: Mapping[str, Any]
+    ) -> JobRequest:
+        """The request a stored job was made from. A job from before sides and the position
+        cap has the defaults."""
+        bands = params.get("bands")
+        return cls(
+            tickers=tickers,
+            source=source,
+            capital=params["capital"],
+            risk_pct=params["risk_pct"],
+            data_dir=params.get("data_dir"),
+            skip_unchanged=params.get("skip_unchanged", False),
+            keep_partial=params.get("keep_partial", False),
+            sides=params.get("sides", DEFAULT_SIDES),
+            max_position_pct=params.get("max_position_pct", DEFAULT_MAX_POSITION_PCT),
+            shortable=tuple(params.get("shortable", ())),
+            bands=None if bands is None else tuple(bands.items()),
+        )
+
+    def position(self, ticker: str, plan: TradePlan) -> Position:
+        """What this job makes of ``ticker``'s plan: the action, quantity and notes."""
+        from stockscan.position import position
+
+        return position(
+            plan,
+            capital=self.capital,
+            risk_pct=self.risk_pct,
+            max_position_pct=self.max_position_pct,
+            sides="both" if self.sides == "both" else "long",
+            shortable=ticker in self.shortable,
+            band="unknown" if self.bands is None else dict(self.bands).get(ticker, "unknown"),
+        )
 
     def source_for(self, conn: sqlite3.Connection, tuning: Tuning | None = None) -> PriceSource:
         """The request's price source, with the price cache in ``conn``'s database."""
@@ -128,12 +185,13 @@ class StockOutcome:
     quantity: int | None = None
     analysis: Analysis | None = None
     note: str | None = None
+    position: Position | None = None
 
 
 @dataclass
 class JobOutcome:
-    job: dict[str, Any]
-    stocks: list[dict[str, Any]] = field(default_factory=list)
+    job: store.Job
+    stocks: list[store.JobStock] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -147,7 +205,7 @@ class JobOutcome:
 class Reporter(Protocol):
     """What the loop tells the user interface (``stockscan.render``) as it goes."""
 
-    def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None: ...
+    def job_started(self, job: Mapping[str, Any], *, resumed: bool, todo: int) -> None: ...
 
     def stock_started(self, ticker: str) -> None: ...
 
@@ -155,7 +213,7 @@ class Reporter(Protocol):
 
 
 class SilentReporter:
-    def job_started(self, job: dict[str, Any], *, resumed: bool, todo: int) -> None:
+    def job_started(self, job: Mapping[str, Any], *, resumed: bool, todo: int) -> None:
         pass
 
     def stock_started(self, ticker: str) -> None:
@@ -180,7 +238,6 @@ def run(
     source = source or request.source_for(conn, tuning)
     run_date = last_weekday().isoformat()
     key = request.key(run_date, SCORING_VERSION)
-    pid, host = os.getpid(), _hostname()
     lock: JobLock | None = None
     try:
         _refuse_if_owned(conn, db_path, store.find_active_job(conn, key))
@@ -189,17 +246,11 @@ def run(
             transaction(conn),
         ):
             _interrupt_orphans(conn, db_path, except_key=key)
-            existing = store.find_active_job(conn, key)
-            if existing is not None:
-                lock = JobLock(db_path, existing["id"])
-                if not lock.try_acquire():
-                    raise JobAlreadyRunning(
-                        existing["id"], existing["owner_pid"], existing["owner_host"]
-                    )
-                store.adopt_job(conn, existing["id"], owner_pid=pid, owner_host=host)
-                job_id, resumed = int(existing["id"]), True
-            else:
-                job_id = store.create_job(
+            claimed = claim_job(
+                conn,
+                db_path,
+                key,
+                lambda pid, host: store.create_job(
                     conn,
                     request_key=key,
                     source=request.source,
@@ -208,16 +259,53 @@ def run(
                     tickers=request.tickers,
                     owner_pid=pid,
                     owner_host=host,
-                )
-                # Locked before COMMIT: no other process can see the job unlocked.
-                lock = JobLock(db_path, job_id)
-                if not lock.try_acquire():  # pragma: no cover - a new id has a new file
-                    raise RuntimeError(f"lock of new job {job_id} is held")
-                resumed = False
-        return _work(conn, job_id, request, source, reporter, resumed=resumed)
+                ),
+            )
+            lock = claimed.lock
+        return _work(conn, claimed.job_id, request, source, reporter, resumed=claimed.resumed)
     finally:
         if lock is not None:
             lock.release()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job this process now owns; its lock is held until ``lock.release()``."""
+
+    job_id: int
+    lock: JobLock
+    resumed: bool  # an active job of the request, adopted; False: a new job
+
+
+def claim_job(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    request_key: str,
+    create: Callable[[int, str], int],
+) -> Claim:
+    """The one way a process takes a job of ``request_key``, inside the caller's write
+    transaction: the request's active job if its lock is free (a free lock proves its owner is
+    gone), adopted; ``JobAlreadyRunning`` when a live process holds it; otherwise a new job,
+    ``create(owner_pid, owner_host)``, locked before the caller's COMMIT so that no process
+    ever sees it running without an owner. Never two active jobs for one request, and never
+    one stuck under a dead owner."""
+    pid, host = os.getpid(), _hostname()
+    existing = store.find_active_job(conn, request_key)
+    if existing is not None:
+        lock = JobLock(db_path, existing["id"])
+        if not lock.try_acquire():
+            raise JobAlreadyRunning(existing["id"], existing["owner_pid"], existing["owner_host"])
+        try:
+            store.adopt_job(conn, existing["id"], owner_pid=pid, owner_host=host)
+        except BaseException:
+            lock.release()
+            raise
+        return Claim(int(existing["id"]), lock, resumed=True)
+    job_id = create(pid, host)
+    lock = JobLock(db_path, job_id)
+    if not lock.try_acquire():  # pragma: no cover - a new id has never been locked
+        raise RuntimeError(f"lock of new job {job_id} is held")
+    return Claim(job_id, lock, resumed=False)
 
 
 def resume(
@@ -244,15 +332,13 @@ def resume(
                 raise JobAlreadyRunning(job_id, job["owner_pid"], job["owner_host"])
             if job["status"] == "succeeded":
                 return JobOutcome(job, store.job_stocks(conn, job_id))
-            params = json.loads(job["params"])
-            request = JobRequest(
-                tickers=tuple(s["ticker"] for s in store.job_stocks(conn, job_id)),
-                source=job["source"],
-                capital=params["capital"],
-                risk_pct=params["risk_pct"],
-                data_dir=params.get("data_dir"),
-                skip_unchanged=params.get("skip_unchanged", False),
-                keep_partial=params.get("keep_partial", False),
+            # A legacy job has no source to fetch from: `jobs resume` refuses it before this
+            # (legacy.check_resumable).
+            assert job["source"] != "legacy", job
+            request = JobRequest.from_params(
+                tuple(s["ticker"] for s in store.job_stocks(conn, job_id)),
+                job["source"],
+                job["params"],
             )
             # Everything that can refuse the resume (an option the job's source does not take,
             # a data directory that moved) is checked before the job is touched: a refusal
@@ -274,7 +360,9 @@ def resume(
         lock.release()
 
 
-def _refuse_if_owned(conn: sqlite3.Connection, db_path: Path, job: dict[str, Any] | None) -> None:
+def _refuse_if_owned(
+    conn: sqlite3.Connection, db_path: Path, job: Mapping[str, Any] | None
+) -> None:
     """Exit 3 when ``job`` has a live owner, whatever that owner is doing.
 
     Called with a job found by a plain read, before asking for the write lock: a WAL reader
@@ -288,7 +376,7 @@ def _refuse_if_owned(conn: sqlite3.Connection, db_path: Path, job: dict[str, Any
 
 @contextmanager
 def _owner_checked_on_busy(
-    conn: sqlite3.Connection, db_path: Path, find: Callable[[], dict[str, Any] | None]
+    conn: sqlite3.Connection, db_path: Path, find: Callable[[], Mapping[str, Any] | None]
 ) -> Iterator[None]:
     """If the write lock cannot be had in time, look again (a read) before reporting a locked
     database: the job may have gained a live owner since the first look."""
@@ -311,13 +399,10 @@ def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: s
 
     Only a free lock proves death; a live owner's job is left alone however old it is.
     """
-    for job in store.running_jobs(conn):
-        if job["request_key"] == except_key:
-            continue
-        if not owner_alive(db_path, job["id"]):
-            store.interrupt_job(
-                conn, job["id"], f"owner pid {job['owner_pid']} died before finishing"
-            )
+    others = (job for job in store.running_jobs(conn) if job["request_key"] != except_key)
+    _, orphans = by_owner(db_path, others)
+    for job in orphans:
+        store.interrupt_job(conn, job["id"], f"owner pid {job['owner_pid']} died before finishing")
 
 
 def _work(
@@ -388,7 +473,8 @@ def _process_stock(
     source: PriceSource,
     request: JobRequest,
 ) -> StockOutcome:
-    from stockscan.analysis import analyze, position_size
+    from stockscan.analysis import analyze
+    from stockscan.analysis.plan import exchange_of
     from stockscan.analysis.validation import check_not_after
 
     detail_id, ticker, position = stock.detail_id, stock.ticker, stock.position
@@ -415,9 +501,10 @@ def _process_stock(
             kept = _keep_unchanged(conn, job_id, stock, source.name, bars, request)
             if kept is not None:
                 return kept
-        analysis = analyze(bars)
+        analysis = analyze(bars, exchange=exchange_of(ticker))
         raw_payload = json.dumps(analysis.raw, separators=(",", ":"), allow_nan=False)
-        quantity = position_size(analysis.plan, request.capital, request.risk_pct)
+        held = request.position(ticker, analysis.plan)
+        quantity = held.quantity
         checkpoint("analysed", position)
     except StockError as exc:
         failure = exc
@@ -444,7 +531,9 @@ def _process_stock(
         checkpoint("committed", position)
         if result_id is None:
             return StockOutcome(ticker, "skipped", "demo_over_real", skip_reason, analysis=analysis)
-        return StockOutcome(ticker, "succeeded", None, None, result_id, quantity, analysis)
+        return StockOutcome(
+            ticker, "succeeded", None, None, result_id, quantity, analysis, position=held
+        )
     with transaction(conn):
         store.fail_stock(conn, job_id, detail_id, ticker, failure.kind, failure.message)
     return StockOutcome(ticker, "failed", failure.kind, failure.message)
@@ -460,10 +549,11 @@ def _keep_unchanged(
 ) -> StockOutcome | None:
     """The stock's existing result when the bars bring nothing new: same market date, same
     source, same scoring version, and both bars complete. None when it must be analysed."""
-    from stockscan.analysis import SCORING_VERSION, TradePlan, position_size
+    from stockscan.analysis import SCORING_VERSION
+    from stockscan.position import Levels
 
     date = bars.last_date.isoformat()
-    existing = store.current_result(conn, stock.ticker, date)
+    existing = store.find_result(conn, stock.ticker, on=date)
     if (
         existing is None
         or not bars.last_bar_complete
@@ -472,16 +562,8 @@ def _keep_unchanged(
         or existing["scoring_version"] != SCORING_VERSION
     ):
         return None
-    entry, stop = existing["entry"], existing["stop"]
-    plan = TradePlan(
-        side=existing["side"],
-        entry=entry,
-        stop=stop,
-        target=existing["target"],
-        reward_risk=existing["reward_risk"],
-        risk_per_share=abs(entry - stop) if entry is not None and stop is not None else None,
-    )
-    quantity = position_size(plan, request.capital, request.risk_pct)
+    held = request.position(stock.ticker, Levels.of_row(existing))
+    quantity = held.quantity
     note = f"no new bars since {date}"
     with transaction(conn):
         store.keep_result(
@@ -489,23 +571,36 @@ def _keep_unchanged(
             result_id=existing["id"], quantity=quantity, note=note,
         )  # fmt: skip
     return StockOutcome(
-        stock.ticker, "succeeded", result_id=existing["id"], quantity=quantity, note=note
-    )
+        stock.ticker, "succeeded", result_id=existing["id"], quantity=quantity, note=note,
+        position=held,
+    )  # fmt: skip
 
 
-def with_liveness(db_path: Path, job: dict[str, Any]) -> dict[str, Any]:
+def stored_position(
+    ticker: str, row: Mapping[str, Any], params: Mapping[str, Any]
+) -> Position | None:
+    """What the job with ``params`` made of the stored result ``row`` of ``ticker``; None for a
+    result of a scoring version before these rules (its plan followed others), a job from
+    before them, or a row without a plan."""
+    from stockscan.position import Levels, rules_apply
+
+    if not rules_apply(row.get("scoring_version")) or row.get("side") is None:
+        return None
+    if params.get("capital") is None or "sides" not in params:
+        return None
+    request = JobRequest.from_params((ticker,), "demo", params)
+    try:
+        return request.position(ticker, Levels.of_row(row))
+    except ValueError:  # a stored row the rules cannot size (not one this version wrote)
+        return None
+
+
+def with_liveness(db_path: Path, job: store.Job) -> store.LiveJob:
     """The job with what its stored status means now, read from its lock, for listings:
     ``owner_alive`` (None unless the job is stored ``running``) and ``effective_status``,
     which is ``interrupted`` for a running job whose owner is gone. Nothing is written: the
     stored status stays until the same command, ``jobs resume`` or the orphan sweep of the
     next job changes it."""
-    alive = owner_alive(db_path, int(job["id"])) if job["status"] == "running" else None
+    alive = owner_alive(db_path, job["id"]) if job["status"] == "running" else None
     status = "interrupted" if alive is False else job["status"]
-    return {**job, "owner_alive": alive, "effective_status": status}
-
-
-def outcome_json(outcome: JobOutcome) -> dict[str, Any]:
-    """The shape of ``jobs show ID --json`` and ``analyze --json``: {"job": …, "stocks": […]}."""
-    job = dict(outcome.job)
-    job["params"] = json.loads(job["params"]) if isinstance(job["params"], str) else job["params"]
-    return {"job": job, "stocks": outcome.stocks}
+    return store.LiveJob(**job, owner_alive=alive, effective_status=status)

@@ -46,7 +46,9 @@ import fcntl
 import os
 import struct
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 from stockscan.errors import DatabaseError
 
@@ -65,6 +67,8 @@ _spare: list[int] = []
 # Jobs this process holds, by (st_dev, st_ino, job id): a probe through our own descriptor
 # cannot see our own locks, and a second JobLock in this process must not take a held job.
 _held: set[tuple[int, int, int]] = set()
+
+Job = TypeVar("Job", bound=Mapping[str, Any])
 
 
 def lock_dir(db_path: Path) -> Path:
@@ -179,3 +183,14 @@ def owner_alive(db_path: Path, job_id: int) -> bool:
         return True
     with _guard:  # this process may have taken it since the first look
         return mine in _held
+
+
+def by_owner(db_path: Path, jobs: Iterable[Job]) -> tuple[list[Job], list[Job]]:
+    """``jobs`` (rows with an ``id``) split by ``owner_alive``: (owner alive, owner gone). The
+    orphan sweep interrupts the second; the maintenance commands refuse while the first is not
+    empty."""
+    alive: list[Job] = []
+    gone: list[Job] = []
+    for job in jobs:
+        (alive if owner_alive(db_path, int(job["id"])) else gone).append(job)
+    return alive, gone

@@ -214,6 +214,11 @@ def rebuild_tables(conn: sqlite3.Connection, prefix: str, tables: dict[str, str]
         conn.execute(sql)
 
 
+# There is no m002, and the record does not say why: no commit of this repository ever held a
+# migration of that name (`git log -S m002` finds none), m001 came with the first commit, and
+# m003 and m004 came together in the commit that added the legacy import (issues 6-8). The
+# gap is harmless: migrations are applied and recorded by name, never counted. Do not fill it:
+# a new migration takes the next number after the last one.
 @migration
 def m003_legacy_import(conn: sqlite3.Connection) -> None:
     """Room for data imported from the old three-table system (`stockscan db import-legacy`).

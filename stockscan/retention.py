@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stockscan import clock, store
-from stockscan.db import transaction
+from stockscan.db import changes, file_bytes, transaction
 from stockscan.errors import JobsRunning, UsageError
-from stockscan.locks import lock_dir, owner_alive
+from stockscan.locks import by_owner, lock_dir
 
 # The least --prices-older-than: the yahoo source analyses two years of bars read from the
 # cache (``YahooSource.period``), so bars younger than that are never trimmed.
@@ -35,10 +33,6 @@ PRUNE_OPTIONS = (
     "--raw-older-than DAYS, --demo, --future-dated, --prices-unused-for DAYS and/or"
     " --prices-older-than DAYS"
 )
-
-
-class _DryRun(Exception):
-    """Raised inside the transaction of a dry run to roll it back."""
 
 
 @dataclass
@@ -135,26 +129,15 @@ class DbPrune:
         return document
 
 
-@contextmanager
-def _changes(conn: sqlite3.Connection, *, dry_run: bool) -> Iterator[None]:
-    """One write transaction; rolled back at the end when ``dry_run``."""
-    try:
-        with transaction(conn):
-            yield
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-
-
 def _check_days(option: str, days: int) -> None:
     if days < 0:
         raise UsageError(f"{option} {days}: must be 0 or more days")
 
 
-def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[dict[str, Any]]:
+def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[store.Job]:
     """Running jobs whose owner process is alive (it holds the job's lock, stockscan.locks)."""
-    return [job for job in store.running_jobs(conn) if owner_alive(db_path, job["id"])]
+    alive, _ = by_owner(db_path, store.running_jobs(conn))
+    return alive
 
 
 def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) -> None:
@@ -210,7 +193,7 @@ def prune_jobs(
         timespec="milliseconds"
     )
     report = JobPrune(cutoff=cutoff, dry_run=dry_run)
-    with _changes(conn, dry_run=dry_run):
+    with changes(conn, dry_run=dry_run):
         ids = store.terminal_jobs(conn, finished_before=cutoff)
         _prune_jobs_in_transaction(conn, report, ids)
     if not dry_run:
@@ -251,7 +234,7 @@ def prune_db(
         )
     report = DbPrune(dry_run=dry_run, demo=demo)
     pruned_at = clock.now().isoformat(timespec="seconds")
-    with _changes(conn, dry_run=dry_run):
+    with changes(conn, dry_run=dry_run):
         # The checks are made holding the write lock they protect: a job that started while
         # this command waited for the lock is seen here, and none can start until COMMIT.
         # Pruning a million raw rows holds the write lock for seconds: a running scan would
@@ -318,12 +301,6 @@ def prune_db(
     if report.demo_jobs is not None and not dry_run:
         _remove_lock_files(report.demo_jobs, db_path)
     return report
-
-
-def file_bytes(db_path: Path) -> int:
-    """The database file and its WAL, as the disk sees them."""
-    wal = db_path.with_name(db_path.name + "-wal")
-    return sum(p.stat().st_size for p in (db_path, wal) if p.exists())
 
 
 def vacuum(conn: sqlite3.Connection, db_path: Path) -> dict[str, int]:

@@ -60,9 +60,9 @@ def db_path(isolated: Path) -> Path:
 
 @pytest.fixture
 def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
-    from stockscan.db import open_db
+    from stockscan import store
 
-    connection = open_db(db_path)
+    connection = store.open(db_path)
     yield connection
     connection.close()
 

@@ -241,7 +241,7 @@ def test_provenance_is_stored_with_the_result(
     market.frames["TCS.NS"] = market_frame(FRIDAY)
     outcome = run_job(conn, db_path, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
     assert outcome.exit_code == 0
-    row = store.result_detail(conn, "TCS.NS")
+    row = store.find_result(conn, "TCS.NS")
     assert row is not None
     assert row["fetched_at"] == ist(FRIDAY, 18).isoformat(timespec="seconds")
     assert row["source_version"].startswith("yfinance ") and row["auto_adjust"] == 1
@@ -249,7 +249,7 @@ def test_provenance_is_stored_with_the_result(
     # A re-run from the cache keeps the time the bars were really fetched.
     run_job(conn, db_path, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 21)))
     assert len(market.calls) == 1
-    again = store.result_detail(conn, "TCS.NS")
+    again = store.find_result(conn, "TCS.NS")
     assert again is not None and again["fetched_at"] == row["fetched_at"]
 
     from stockscan.render import result_document
@@ -310,7 +310,7 @@ def test_demo_csv_and_yahoo_never_mix(
     run_job(conn, db_path, "BBB.NS", "csv", csv)
     run_job(conn, db_path, "CCC.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
     for ticker, (source_name, close) in expected.items():
-        row = store.result_detail(conn, ticker)
+        row = store.find_result(conn, ticker)
         assert row is not None and row["analysis_source"] == source_name
         assert row["close"] == pytest.approx(close), ticker
     assert demo.fetch("AAA.NS").provenance.source_version is None
@@ -319,11 +319,11 @@ def test_demo_csv_and_yahoo_never_mix(
     }
     # Real data replaces demo data for the same date, with Yahoo's prices; demo never goes back.
     run_job(conn, db_path, "AAA.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
-    row = store.result_detail(conn, "AAA.NS")
+    row = store.find_result(conn, "AAA.NS")
     assert row is not None and row["analysis_source"] == "yahoo"
     assert row["close"] == pytest.approx(market.frames["AAA.NS"]["Close"].iloc[-1])
     assert run_job(conn, db_path, "AAA.NS", "demo", demo).stocks[0]["status"] == "skipped"
-    row = store.result_detail(conn, "AAA.NS")
+    row = store.find_result(conn, "AAA.NS")
     assert row is not None and row["analysis_source"] == "yahoo"
 
 

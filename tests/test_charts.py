@@ -23,7 +23,7 @@ from stockscan.charts.bars import ChartUnavailable, chart_data
 from stockscan.charts.report import candlestick_png, gather, to_html
 from stockscan.charts.terminal import render
 from stockscan.cli import app
-from stockscan.db import open_db, transaction
+from stockscan.db import transaction
 from stockscan.errors import EXIT_USAGE, StockError, UsageError
 from stockscan.sources.cache import PriceCache
 from stockscan.sources.demo import demo_bars
@@ -65,7 +65,7 @@ def analyse(
 
 
 def result(conn: sqlite3.Connection, ticker: str) -> dict[str, Any]:
-    row = store.result_detail(conn, ticker)
+    row = store.find_result(conn, ticker)
     assert row is not None
     return row
 
@@ -80,7 +80,7 @@ def write_csv(directory: Path, ticker: str, bars: Bars) -> None:
 @pytest.fixture
 def demo_db(db_path: Path) -> Iterator[sqlite3.Connection]:
     """Demo results on Thursday, then Friday: the Friday job is the newest."""
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     analyse(conn, db_path, THURSDAY, *TICKERS, n=1)
     analyse(conn, db_path, FRIDAY, *TICKERS, n=2)
     yield conn
@@ -110,7 +110,7 @@ def test_demo_chart_is_the_result_s_own_bars_cut_at_its_date(
 
 
 def test_an_older_result_is_charted_at_its_own_date(demo_db: sqlite3.Connection) -> None:
-    row = store.result_detail(demo_db, "TCS.NS", as_of=THURSDAY)
+    row = store.find_result(demo_db, "TCS.NS", as_of=THURSDAY)
     assert row is not None
     data = chart_data(demo_db, row, count=30, data_dir=None)
     assert str(data.bars.dates[-1]) == THURSDAY and len(data.bars) == 30
@@ -172,7 +172,7 @@ def test_yahoo_chart_refuses_changed_or_missing_bars(demo_db: sqlite3.Connection
 
 
 def test_csv_chart_rereads_the_job_s_files(db_path: Path, tmp_path: Path) -> None:
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     data_dir = tmp_path / "prices"
     data_dir.mkdir()
     bars = demo_bars("TCS.NS", np.datetime64(FRIDAY, "D"))
@@ -342,7 +342,7 @@ def test_report_of_a_demo_scan(demo_db: sqlite3.Connection, tmp_path: Path) -> N
 
 
 def test_report_changes_failures_and_escaping(db_path: Path, tmp_path: Path) -> None:
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     analyse(conn, db_path, THURSDAY, *TICKERS, n=1)
     with transaction(conn):  # Thursday's TCS.NS said HOLD: Friday's verdict is a move
         conn.execute(
@@ -411,7 +411,7 @@ def test_report_on_an_empty_or_missing_database(db_path: Path, tmp_path: Path) -
     output = tmp_path / "x.html"
     code, _, err = invoke("report", "-o", str(output))
     assert code != 0 and err.startswith("Error:")
-    open_db(db_path).close()
+    store.open(db_path).close()
     code, _, err = invoke("report", "-o", str(output))
     assert code == EXIT_USAGE and err == f"Error: no jobs in {db_path}\n"
     assert not output.exists()

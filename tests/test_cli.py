@@ -52,6 +52,35 @@ def test_every_command_has_help() -> None:
     assert "Exit codes" in out and "130" in out and "stockscan analyze --source demo" in out
 
 
+def readme_exit_codes() -> list[tuple[int, str]]:
+    """The rows of the README's table under "### Exit codes": (code, meaning)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit codes\n", 1)[1].strip().split("\n\n", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines()[2:]]  # after the head
+    return [(int(code.strip()), meaning.strip()) for code, meaning in rows]
+
+
+def test_the_readme_lists_the_exit_codes_of_errors_py_with_their_meanings() -> None:
+    from stockscan.errors import EXIT_CODES
+
+    assert readme_exit_codes() == [(entry.code, entry.documented) for entry in EXIT_CODES]
+
+
+def test_help_and_the_crontab_comment_say_what_errors_py_says_of_each_exit_code() -> None:
+    from stockscan.errors import EXIT_CODES
+    from stockscan.render.scan import cron_exit_codes
+
+    code, out, _ = invoke("--help")
+    assert code == 0
+    text = " ".join(out.split())  # Rich may rewrap and pad the epilog
+    for entry in EXIT_CODES:
+        assert f"{entry.code} {entry.meaning}" in text, entry.code
+    comment = " ".join(line.removeprefix("# ") for line in cron_exit_codes())
+    listed = [entry for entry in EXIT_CODES if entry.cron]
+    assert comment == "Exit codes: " + ", ".join(f"{e.code} {e.cron}" for e in listed) + "."
+    assert {e.code for e in listed} >= {0, 1, 3, 4, 5, 75}
+
+
 def test_analyze_demo_then_jobs_show_json(db_path: Path) -> None:
     code, out, err = invoke("analyze", "--source", "demo", "tcs.ns", " INFY.NS ", "TCS.NS")
     assert code == 0, err
@@ -63,6 +92,7 @@ def test_analyze_demo_then_jobs_show_json(db_path: Path) -> None:
     assert document["job"]["status"] == "succeeded" and document["job"]["source"] == "demo"
     assert document["job"]["params"] == {
         "capital": 100000.0, "risk_pct": 1.0, "data_dir": None, "skip_unchanged": False,
+        "sides": "long", "max_position_pct": 20.0,
     }  # fmt: skip
     assert [s["ticker"] for s in document["stocks"]] == ["TCS.NS", "INFY.NS"]  # order kept
     for stock in document["stocks"]:

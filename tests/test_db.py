@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from stockscan import db as dbmod
-from stockscan import migrations
+from stockscan import migrations, store
 from stockscan.errors import DatabaseError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_connection_has_the_house_pragmas(db_path: Path) -> None:
-    conn = dbmod.open_db(db_path)
+    conn = store.open(db_path)
     fresh = dbmod.connect(db_path)
     for c in (conn, fresh):
         assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -128,16 +128,16 @@ def test_a_file_that_is_not_sqlite_is_reported_and_left_alone(tmp_path: Path) ->
     path.write_bytes(b"this is not a database, just text " * 100)
     before = path.read_bytes()
     with pytest.raises(DatabaseError, match="not a SQLite database"):
-        dbmod.open_db(path)
+        store.open(path)
     assert path.read_bytes() == before
     assert not (tmp_path / "notes.db-wal").exists()
 
 
 def test_missing_directory_and_missing_database(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="directory does not exist"):
-        dbmod.open_db(tmp_path / "nope" / "x.db")
+        store.open(tmp_path / "nope" / "x.db")
     with pytest.raises(DatabaseError, match="no database at"):
-        dbmod.open_db(tmp_path / "x.db", create=False)
+        store.open(tmp_path / "x.db", create=False)
     assert not (tmp_path / "x.db").exists()
 
 
@@ -151,7 +151,7 @@ def test_default_path_is_in_the_user_data_directory(monkeypatch: pytest.MonkeyPa
 
 
 def test_disk_full_is_a_database_error(db_path: Path) -> None:
-    conn = dbmod.open_db(db_path)
+    conn = store.open(db_path)
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(DatabaseError, match="full"), dbmod.translate_errors(db_path):
@@ -161,3 +161,13 @@ def test_disk_full_is_a_database_error(db_path: Path) -> None:
                 ((f"T{i}" * 5,) for i in range(10000)),
             )
     conn.close()
+
+
+def test_file_bytes_counts_the_file_and_its_wal(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    assert dbmod.file_bytes(path) == 0
+    path.write_bytes(b"a" * 100)
+    assert dbmod.file_bytes(path) == 100
+    (tmp_path / "x.db-wal").write_bytes(b"w" * 30)
+    (tmp_path / "x.db-shm").write_bytes(b"s" * 7)  # the shared-memory index is not the data
+    assert dbmod.file_bytes(path) == 130

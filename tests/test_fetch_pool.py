@@ -226,7 +226,7 @@ def results(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
 def test_pool_gives_the_results_of_one_request_at_a_time(
     conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket, tmp_path: Path
 ) -> None:
-    from stockscan.db import open_db
+    from stockscan import store
 
     source, outcome = scan(conn, db_path, ist(FRIDAY, 18), workers=4)
     assert outcome.exit_code == 0 and outcome.job["succeeded"] == len(TICKERS)
@@ -234,7 +234,7 @@ def test_pool_gives_the_results_of_one_request_at_a_time(
     # The job's stocks are recorded in the requested order, whatever order downloads finished.
     assert [s["ticker"] for s in outcome.stocks] == list(TICKERS)
     other_db = tmp_path / "one-at-a-time.db"
-    other = open_db(other_db)
+    other = store.open(other_db)
     try:
         slow_market.most = 0
         _, alone = scan(other, other_db, ist(FRIDAY, 18), workers=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from stockscan import jobs, store
 from stockscan.db import transaction
 from stockscan.errors import JobAlreadyRunning, SourceUnavailable, StockError
-from stockscan.locks import JobLock
+from stockscan.locks import JobLock, owner_alive
 from tests.conftest import oracle
 from tests.fakes import FakeSource
 
@@ -193,6 +194,49 @@ def test_orphans_of_other_requests_are_marked_interrupted(
     assert "died" in job["message"]
 
 
+def test_the_one_claim_adopts_a_free_job_refuses_a_held_one_and_locks_a_new_one(
+    conn: sqlite3.Connection, db_path: Path
+) -> None:
+    """jobs.run and db import-legacy take their job through claim_job: never two active jobs
+    for one request, never an owned job seen unlocked."""
+    created: list[int] = []
+
+    def create(owner_pid: int, owner_host: str) -> int:
+        created.append(
+            store.create_job(
+                conn,
+                request_key="k",
+                source="demo",
+                params={},
+                run_date="2026-11-27",
+                tickers=["A.NS"],
+                owner_pid=owner_pid,
+                owner_host=owner_host,
+            )  # fmt: skip
+        )
+        return created[-1]
+
+    with transaction(conn):
+        first = jobs.claim_job(conn, db_path, "k", create)
+        assert owner_alive(db_path, first.job_id)  # locked before COMMIT
+    assert not first.resumed and created == [first.job_id]
+    with pytest.raises(JobAlreadyRunning), transaction(conn):
+        jobs.claim_job(conn, db_path, "k", create)  # its owner (this one) lives
+    with transaction(conn):
+        store.adopt_job(conn, first.job_id, owner_pid=1, owner_host="gone")
+    first.lock.release()  # the owner died
+    with transaction(conn):
+        again = jobs.claim_job(conn, db_path, "k", create)
+    assert again.resumed and again.job_id == first.job_id and created == [first.job_id]
+    job = store.get_job(conn, again.job_id)
+    assert job is not None and (job["owner_pid"], job["status"]) == (os.getpid(), "running")
+    assert owner_alive(db_path, again.job_id)
+    with transaction(conn):
+        store.interrupt_job(conn, again.job_id, "the test is over")
+    again.lock.release()
+    oracle(db_path)
+
+
 def test_capital_and_risk_reach_the_quantity_and_are_stored(
     conn: sqlite3.Connection, db_path: Path
 ) -> None:
@@ -200,7 +244,7 @@ def test_capital_and_risk_reach_the_quantity_and_are_stored(
                      source=FakeSource())  # fmt: skip
     big = jobs.run(conn, db_path, request("A.NS", capital=1_000_000, risk_pct=1), Q,
                    source=FakeSource())  # fmt: skip
-    assert json.loads(big.job["params"])["capital"] == 1_000_000
+    assert big.job["params"]["capital"] == 1_000_000
     if small.stocks[0]["side"] != "none":
         assert big.stocks[0]["quantity"] >= small.stocks[0]["quantity"]
     # the result is shared: one row, whoever asked

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from stockscan import jobs, legacy, migrations, store
-from stockscan.db import connect, open_db, transaction
+from stockscan.db import connect, transaction
 from stockscan.errors import JobAlreadyRunning, JobInterrupted, UsageError
 from stockscan.locks import JobLock
 from tests.conftest import oracle, run_cli
@@ -377,6 +377,63 @@ def test_dry_run_counts_the_same_and_writes_nothing(
     assert again["results"]["already_imported"] == 8
 
 
+def test_a_dry_run_counts_what_the_writes_of_the_real_run_decide(tmp_path: Path) -> None:
+    """Two old job ids that become one (a BLOB spelled in hex, and the same text): the real
+    run imports one and finds the other present; the dry run, the same writes rolled back,
+    says so too, into a database that exists and into one that does not."""
+    old = make_old_db(
+        tmp_path / "o.db", watchlist=[], results=[],
+        old_jobs=[(b"\xab", "completed", 1, 1, None, "2024-03-04 09:00:00", None, None),
+                  ("ab", "completed", 1, 1, None, "2024-03-04 10:00:00", None, None)],
+    )  # fmt: skip
+    missing = tmp_path / "missing.db"
+    dry = import_json(str(old), "--dry-run", "--db", str(missing))
+    assert not missing.exists()
+    run_cli("db", "migrate", "--db", str(tmp_path / "empty.db"))
+    dry_existing = import_json(str(old), "--dry-run", "--db", str(tmp_path / "empty.db"))
+    real = import_json(str(old), "--db", str(tmp_path / "real.db"))
+    assert real["jobs"]["imported"] == 1 and real["jobs"]["already_present"] == 1
+    for report in (dry, dry_existing):
+        assert report["jobs"] == real["jobs"] and report["totals"] == real["totals"]
+        assert report["job_id"] is None
+    assert rows(tmp_path / "empty.db", "SELECT count(*) FROM analysis_jobs") == [(0,)]
+
+
+def test_a_dry_run_larger_than_the_page_cache_leaves_the_database_and_its_wal_as_they_were(
+    tmp_path: Path,
+) -> None:
+    raw = json.dumps({"series": list(range(20_000))})  # about 110 KB a row, 4.4 MB in all
+    old = make_old_db(
+        tmp_path / "big.db", watchlist=[], old_jobs=[],
+        results=[(i, f"T{i}.NS", "T", 50, "BUY", None, None, None, raw, "yahoo", "completed",
+                  "2024-03-01 10:00:00", None) for i in range(40)],
+    )  # fmt: skip
+    target = tmp_path / "target.db"
+    assert run_cli("db", "migrate", "--db", str(target)).returncode == 0
+    dry = import_json(str(old), "--dry-run", "--db", str(target))
+    assert dry["results"]["imported"] == 40
+    assert dry["bytes"]["database_after"] == dry["bytes"]["database_before"]
+
+
+def test_a_dry_run_while_the_same_file_is_imported_elsewhere_exits_3_as_the_real_run(
+    old_db: Path, db_path: Path
+) -> None:
+    conn = store.open(db_path)
+    with transaction(conn):
+        job_id = store.create_job(
+            conn, request_key=legacy.import_request_key(old_db), source="legacy", params={},
+            run_date="2026-11-27", tickers=[], owner_pid=1, owner_host="elsewhere",
+        )  # fmt: skip
+    with JobLock(db_path, job_id) as lock:
+        assert lock.try_acquire()
+        with legacy.open_legacy(old_db) as old, pytest.raises(JobAlreadyRunning):
+            legacy.import_legacy(old, conn, db_path, dry_run=True)
+    assert rows(db_path, "SELECT count(*) FROM watchlist") == [(0,)]
+    with transaction(conn):
+        store.interrupt_job(conn, job_id, "the test is over")
+    conn.close()
+
+
 def test_text_report_names_every_count(old_db: Path) -> None:
     result = run_cli("db", "import-legacy", str(old_db))
     assert result.returncode == 0, result.stderr
@@ -461,7 +518,7 @@ def test_not_sqlite_or_not_the_old_design_exits_2_naming_what_is_missing(
 
     # a stockscan database is not the old design either
     other = tmp_path / "new.db"
-    open_db(other).close()
+    store.open(other).close()
     result = run_cli("db", "import-legacy", str(other))
     assert result.returncode == 2 and "analysis_jobs.job_id" in result.stderr
 
@@ -590,7 +647,7 @@ def test_imported_results_can_be_shown_and_listed(old_db: Path, db_path: Path) -
 def test_an_interrupted_import_is_continued_by_the_same_command(
     old_db: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(legacy, "BATCH_ROWS", 2)
+    monkeypatch.setattr(legacy.importer, "BATCH_ROWS", 2)
     real_insert = store.insert_legacy_result
     calls = 0
 
@@ -602,7 +659,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
         return real_insert(conn, **kw)
 
     monkeypatch.setattr(store, "insert_legacy_result", flaky_insert)
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     with legacy.open_legacy(old_db) as old, pytest.raises(JobInterrupted, match="resumable"):
         legacy.import_legacy(old, conn, db_path)
     job = rows(db_path, "SELECT id, status FROM analysis_jobs WHERE source = 'legacy'"
@@ -613,7 +670,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
     oracle(db_path)
 
     with legacy.open_legacy(old_db) as old:
-        report = legacy.import_legacy(old, conn, db_path)
+        report = legacy.import_legacy(old, conn, db_path).as_json()
     conn.close()
     assert report["job_id"] == job[0][0]  # the same job, continued
     assert report["results"]["imported"] == 4 and report["results"]["already_imported"] == 4
@@ -628,7 +685,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
 def test_an_import_of_the_same_file_running_elsewhere_is_refused(
     old_db: Path, db_path: Path
 ) -> None:
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     key = legacy.import_request_key(old_db)
     with transaction(conn):
         job_id = store.create_job(
@@ -655,11 +712,11 @@ def test_memory_stays_bounded_whatever_the_size_of_the_rows(tmp_path: Path, db_p
             for i in range(300)
         ],
     )  # fmt: skip
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     tracemalloc.start()
     try:
         with legacy.open_legacy(old) as opened:
-            report = legacy.import_legacy(opened, conn, db_path)
+            report = legacy.import_legacy(opened, conn, db_path).as_json()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -718,6 +775,35 @@ def test_what_is_repaired_or_mapped() -> None:
     assert check(entry=100, stop=90).side == "long"
     assert check(entry=100, stop=110).side == "short"
     assert check(entry=100, stop=None).side == "none"
+
+
+def old_job(**values: Any) -> legacy.CheckedJob:
+    row = {"job_id": "j-1", "status": "completed", "total": 3, "completed": 3, "errors": None,
+           "created_at": "2024-03-04 09:00:00", "started_at": None,
+           "completed_at": None}  # fmt: skip
+    row.update(values)
+    return legacy.check_job(row, now="2026-12-01T00:00:00.000+00:00")
+
+
+def test_an_old_job_maps_to_one_row_without_a_database_or_a_clock() -> None:
+    done = old_job()
+    assert done.values is not None and done.values["status"] == "succeeded"
+    assert done.values["started_at"] == done.values["created_at"] == "2024-03-04T09:00:00.000+00:00"
+    assert done.repairs == ["jobs.started_at NULL -> created_at"]
+    assert done.window == ("2024-03-04T09:00:00.000+00:00", None)
+    with_errors = old_job(errors='["X.NS: no data"]')
+    assert with_errors.values is not None and with_errors.values["status"] == "partial"
+    assert with_errors.size == len('["X.NS: no data"]')
+    stuck = old_job(status="processing", created_at=None, total="many")
+    assert stuck.values is not None and stuck.values["status"] == "interrupted"
+    assert stuck.values["created_at"] == "2026-12-01T00:00:00.000+00:00"  # the import time
+    assert stuck.values["total"] == 0 and stuck.window is None
+    assert "jobs.total NULL or invalid -> 0" in stuck.repairs
+    assert "never finished" in stuck.values["message"]
+    nameless = old_job(job_id=" ", started_at="2024-03-04 08:00:00")
+    assert nameless.values is None and nameless.window is not None  # still bounds orphans
+    blob = old_job(job_id=b"\xab")
+    assert blob.values is not None and blob.values["legacy_job_id"] == "ab"
 
 
 def test_raw_data_is_never_dropped() -> None:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from stockscan import jobs, retention, store
 from stockscan.cli import app
-from stockscan.db import open_db, transaction
+from stockscan.db import transaction
 from stockscan.errors import SourceUnavailable, UsageError
 from stockscan.locks import JobLock, lock_dir
 from tests.conftest import oracle, run_cli
@@ -59,7 +59,7 @@ def count(conn: sqlite3.Connection, sql: str, *params: object) -> int:
 @pytest.fixture
 def filled(db_path: Path) -> Iterator[sqlite3.Connection]:
     """Followed tickers; five finished csv jobs; a finished demo job; an interrupted job."""
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     with transaction(conn):
         conn.executemany(
             "INSERT INTO watchlist (ticker, added_at) VALUES (?, ?)",

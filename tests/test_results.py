@@ -22,7 +22,6 @@ from stockscan import jobs, render, store
 from stockscan.analysis import INDICATOR_NAMES, VERDICTS
 from stockscan.cli import app
 from stockscan.cli import results as results_cli
-from stockscan.db import open_db
 from tests.conftest import oracle, run_cli
 from tests.fakes import FakeSource
 
@@ -48,7 +47,7 @@ def analyse(
 @pytest.fixture
 def filled(db_path: Path) -> Iterator[sqlite3.Connection]:
     """Five market dates of three real (csv) tickers, then one demo job on the last date."""
-    conn = open_db(db_path)
+    conn = store.open(db_path)
     for n, day in enumerate(DATES):
         analyse(conn, db_path, day, *REAL, n=n)
     analyse(conn, db_path, DATES[-1], "DEMO.NS", "TCS.NS", source="demo", n=99)
@@ -143,7 +142,7 @@ def test_latest_table_and_csv_mark_demo_rows(filled: sqlite3.Connection) -> None
 
 
 def test_latest_on_an_empty_database(db_path: Path) -> None:
-    open_db(db_path).close()
+    store.open(db_path).close()
     code, out, err = invoke("results", "latest")
     assert code == 0 and out == "" and "No results" in err
     assert json.loads(invoke("results", "latest", "--json")[1])["results"] == []
@@ -227,6 +226,35 @@ def test_show_at_a_date_and_in_a_table(filled: sqlite3.Connection) -> None:
     assert "DEMO DATA: synthetic prices, not market data" in out
     code, _, err = invoke("results", "show", "TCS.NS", "--date", "2020-01-01")
     assert code == 2 and "no results for TCS.NS on or before 2020-01-01" in err
+
+
+def test_find_result_on_a_date_is_that_date_or_none_as_of_a_date_is_the_newest_before(
+    filled: sqlite3.Connection,
+) -> None:
+    on = store.find_result(filled, "TCS.NS", on="2026-11-25")
+    assert on is not None and on["analysis_date"] == "2026-11-25"
+    assert store.find_result(filled, "TCS.NS", on="2026-11-28") is None
+    as_of = store.find_result(filled, "TCS.NS", as_of="2026-11-28")
+    assert as_of is not None and as_of["analysis_date"] == DATES[-1]
+    newest = store.find_result(filled, "TCS.NS")
+    assert newest is not None and newest["id"] == as_of["id"]
+    with pytest.raises(ValueError):
+        store.find_result(filled, "TCS.NS", on="2026-11-25", as_of="2026-11-25")
+
+
+def test_a_result_leaves_the_store_with_its_jobs_params_decoded(
+    filled: sqlite3.Connection,
+) -> None:
+    found = store.find_result(filled, "INFY.NS", on=DATES[-1])
+    assert found is not None and found["legacy_result_id"] is None
+    assert isinstance(found["job_params"], dict) and found["job_params"]["capital"] > 0
+    assert store.find_result(filled, "INFY.NS", on="2026-11-28") is None
+    assert found["job_id"] is not None
+    stocks = store.report_stocks(filled, found["job_id"])
+    assert all(isinstance(stock["result_job_params"], dict) for stock in stocks)
+    job = store.get_job(filled, found["job_id"])
+    assert job is not None and job["params"] == found["job_params"]
+    assert all(isinstance(listed["params"], dict) for listed in store.list_jobs(filled))
 
 
 # --- export --------------------------------------------------------------------------------
@@ -420,14 +448,15 @@ def touches_a_table(step: str) -> bool:
         ),
         store.latest_query(["TCS.NS"], as_of="2026-11-25", verdicts=["BUY", "HOLD"]),
         store.history_query("TCS.NS", limit=30),
-        store.detail_query("TCS.NS"),
-        store.detail_query("TCS.NS", as_of="2026-11-25"),
+        store.find_result_query("TCS.NS"),
+        store.find_result_query("TCS.NS", as_of="2026-11-25"),
+        store.find_result_query("TCS.NS", on="2026-11-25"),
         store.export_query(["TCS.NS", "INFY.NS"], since="2026-11-24", until="2026-11-26"),
         store.tickers_without_results_query(["TCS.NS", "NOPE.NS"], as_of=None),
     ],
     ids=(
         "latest-all latest-tickers latest-all-filtered latest-tickers-filtered history show"
-        " show-date export-tickers missing-tickers"
+        " show-date find-on-date export-tickers missing-tickers"
     ).split(),
 )
 def test_read_queries_seek_an_index_never_scan_a_table(

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stockscan import vocab
-from stockscan.db import open_db
+from stockscan import store, vocab
 
 CHECK_IN = re.compile(r"CHECK\s*\(\s*(\w+)\s+IN\s*\(([^)]*)\)\s*\)", re.IGNORECASE)
 
@@ -40,7 +39,7 @@ def allowed(conn: sqlite3.Connection, table: str, column: str) -> set[str]:
 def test_each_check_constraint_allows_exactly_the_vocabulary(
     db_path: Path, table: str, column: str, words: tuple[str, ...]
 ) -> None:
-    conn = open_db(db_path)
+    conn = store.open(db_path)  # created and migrated
     try:
         assert allowed(conn, table, column) == set(words)
     finally:
@@ -61,3 +60,9 @@ def test_the_vocabulary_module_imports_nothing_of_ours_or_numpys() -> None:
     text = (Path(vocab.__file__)).read_text()
     imports = re.findall(r"^(?:from|import) (\S+)", text, re.MULTILINE)
     assert set(imports) <= {"__future__", "typing"}, imports
+
+
+def test_the_source_option_offers_exactly_the_sources() -> None:
+    from stockscan.cli.options import SourceChoice
+
+    assert tuple(choice.value for choice in SourceChoice) == vocab.SOURCES

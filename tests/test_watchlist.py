@@ -196,6 +196,13 @@ def test_cron_line(db_path: Path) -> None:
           "stop 10.50"]),
         ({"verdict": "HOLD", "prev_verdict": "HOLD", "close": 10, "prev_side": "none",
           "prev_stop": None, "prev_target": None}, []),
+        # a move between results of two scoring versions says so
+        ({"verdict": "BUY", "prev_verdict": "HOLD", "close": 10, "prev_side": "none",
+          "prev_stop": None, "prev_target": None, "scoring_version": "2",
+          "prev_scoring_version": "1"}, ["HOLD → BUY (scoring version 1 → 2)"]),
+        ({"verdict": "BUY", "prev_verdict": "HOLD", "close": 10, "prev_side": "none",
+          "prev_stop": None, "prev_target": None, "scoring_version": "2",
+          "prev_scoring_version": "2"}, ["HOLD → BUY"]),
     ],
 )  # fmt: skip
 def test_change_events(pair: dict[str, object], expected: list[str]) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from stockscan.analysis import indicators
 from stockscan.analysis.indicators import FIRST_VALID, FloatArray
 from stockscan.analysis.model import Analysis, Bars, TradePlan
-from stockscan.analysis.plan import SWING_BARS, build_plan
+from stockscan.analysis.plan import SWING_BARS, build_plan, month_end_close, tick_for
 from stockscan.analysis.scoring import SCORING_VERSION, SLOPE_BARS, Scored, score
 from stockscan.analysis.validation import check
 from stockscan.errors import StockError
@@ -24,8 +24,11 @@ RAW_SERIES = (
 MAY_BE_UNDEFINED = frozenset({"volume_ratio_20"})
 
 
-def analyze(bars: Bars) -> Analysis:
+def analyze(bars: Bars, *, exchange: str | None = None) -> Analysis:
     """Analyse the last bar of ``bars``: indicators, score, verdict, trade plan and raw data.
+
+    ``exchange`` sets the tick of the plan's prices (``stockscan.analysis.plan.tick_for``:
+    ``"NSE"``, or None for the paise rounding); ``plan.exchange_of(ticker)`` gives it.
 
     Raises ``StockError``: ``bad_data`` or ``insufficient_history`` when the bars fail
     validation, ``compute_error`` when the maths fails on data that passed it. A bar still in
@@ -33,12 +36,12 @@ def analyze(bars: Bars) -> Analysis:
     """
     checked = check(bars)
     try:
-        return _analyze(checked)
+        return _analyze(checked, exchange)
     except (ArithmeticError, ValueError, IndexError) as error:
         raise StockError("compute_error", f"{type(error).__name__}: {error}") from error
 
 
-def _analyze(bars: Bars) -> Analysis:
+def _analyze(bars: Bars, exchange: str | None) -> Analysis:
     n = len(bars)
     series = indicators.compute(bars)
     snapshot = indicators.snapshot(series)
@@ -52,12 +55,14 @@ def _analyze(bars: Bars) -> Analysis:
     scored = score(close, series, last_bar_complete=bars.last_bar_complete)
     atr = snapshot["atr_14"]
     assert atr is not None  # defined from bar 14, and validation asks for more
+    last = float(close[-1])
     plan, plan_detail = build_plan(
         scored.verdict,
-        float(close[-1]),
+        last,
         atr,
         swing_low=float(bars.low[-SWING_BARS:].min()),
         swing_high=float(bars.high[-SWING_BARS:].max()),
+        tick=tick_for(exchange, last, month_end_close(bars.dates, close)),
     )
     return Analysis(
         analysis_date=bars.last_date,

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from stockscan.analysis.indicators import SMA_PERIODS, YEAR_BARS, FloatArray
 from stockscan.analysis.model import Component, Verdict
 
-SCORING_VERSION = "1"
+# 2: the plan's prices on the exchange's tick (NSE's price-linked tick for .NS tickers), the
+# target rounded toward the entry. Scores and verdicts are those of 1.
+SCORING_VERSION = "2"
 
 WEIGHTS: dict[str, float] = {
     "trend": 30.0,

@@ -9,8 +9,8 @@ or the cache was re-adjusted after a split), ``ChartUnavailable`` says why.
 
 from __future__ import annotations
 
-import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +60,14 @@ class ChartData:
         return [(name, float(value)) for name, value in named if value is not None]
 
 
-def data_dir_of(job_params: str | dict[str, Any] | None) -> str | None:
-    """The ``data_dir`` a csv job read its files from, from its params (JSON or decoded)."""
-    if job_params is None:
-        return None
-    params = json.loads(job_params) if isinstance(job_params, str) else job_params
-    value = params.get("data_dir") if isinstance(params, dict) else None
+def data_dir_of(job_params: Mapping[str, Any] | None) -> str | None:
+    """The ``data_dir`` a csv job read its files from, from its params (as the store decodes
+    them; None when the job is gone)."""
+    value = None if job_params is None else job_params.get("data_dir")
     return str(value) if value else None
 
 
-def source_bars(conn: sqlite3.Connection, row: dict[str, Any], *, data_dir: str | None) -> Bars:
+def source_bars(conn: sqlite3.Connection, row: Mapping[str, Any], *, data_dir: str | None) -> Bars:
     """Every bar of the result's own source for its ticker, as that source has them now."""
     ticker, source = row["ticker"], row["analysis_source"]
     if row["scoring_version"] == "legacy" or row["close"] is None:
@@ -122,10 +120,10 @@ def _cut(bars: Bars, keep: slice | np.ndarray) -> Bars:
 
 
 def chart_data(
-    conn: sqlite3.Connection, row: dict[str, Any], *, count: int, data_dir: str | None
+    conn: sqlite3.Connection, row: Mapping[str, Any], *, count: int, data_dir: str | None
 ) -> ChartData:
     """The last ``count`` bars up to the result's market date, with SMA-20/50, checked against
-    the result's own close. ``row`` is a result row (``result_detail`` or ``report_stocks``)."""
+    the result's own close. ``row`` is a result row (``find_result`` or ``report_stocks``)."""
     ticker, date = row["ticker"], row["analysis_date"]
     bars = source_bars(conn, row, data_dir=data_dir)
     bars = _cut(bars, bars.dates <= np.datetime64(date, "D"))

@@ -45,7 +45,7 @@ UP, DOWN = "#26a269", "#c01c28"
 class Report:
     """What the report shows, gathered in one read; ``to_html()`` writes the page."""
 
-    job: dict[str, Any]
+    job: store.Job
     stocks: list[dict[str, Any]]
     charts: dict[str, bytes | str] = field(default_factory=dict)  # ticker → PNG, or the reason
     generated_at: str = ""
@@ -54,9 +54,7 @@ class Report:
 # --- gathering -------------------------------------------------------------------------------
 
 
-def gather(
-    conn: sqlite3.Connection, job: dict[str, Any], *, chart_bars: int = CHART_BARS
-) -> Report:
+def gather(conn: sqlite3.Connection, job: store.Job, *, chart_bars: int = CHART_BARS) -> Report:
     """The job's stocks and a chart (or the reason there is none) for each BUY-side result."""
     stocks = store.report_stocks(conn, job["id"])
     report = Report(

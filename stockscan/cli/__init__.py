@@ -1,10 +1,11 @@
 """The command line: thin commands that parse, call the core, render and exit.
 
-``app`` lives in ``stockscan.cli.common`` with what every command shares; each command group
-has its own module, which registers its commands when imported. A run imports only the module
-of the command it runs (Typer builds every registered command's parameters at start-up, which
-would cost a read command ~20 ms for the other thirty); ``from stockscan.cli import app`` gets
-every command, for help and for tests.
+``app`` lives in ``stockscan.cli.common`` with what every command shares (the options several
+take are in ``stockscan.cli.options``, and what they print in ``stockscan.render``); each
+command group has its own module, which registers its commands when imported. A run imports
+only the module of the command it runs (Typer builds every registered command's parameters at
+start-up, which would cost a read command ~20 ms for the other thirty); ``from stockscan.cli
+import app`` gets every command, for help and for tests.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 
 import typer
 
-# Each top-level command or group, and the modules that register it and its subcommands.
+# Each top-level command or group, and the modules that register it and its subcommands: the
+# one table of which module holds what.
 COMMANDS: dict[str, tuple[str, ...]] = {
     "analyze": ("analyze",),
     "scan": ("scan",),
@@ -25,8 +27,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "jobs": ("jobs",),
     "db": ("db",),
 }
-# Every module, in the order whose registrations give `stockscan --help` its order.
-MODULES = ("analyze", "changes", "db", "jobs", "report", "results", "scan", "watchlist")
+# Every command module, by name: the order of their registrations is the order of
+# `stockscan --help`.
+MODULES = tuple(sorted({module for modules in COMMANDS.values() for module in modules}))
 # The main callback's options (stockscan.cli.common.main_callback) that may come before the
 # command; none takes a value. main() also takes them anywhere after it (`jobs show 9 --debug`).
 GLOBAL_FLAGS = ("--debug",)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
-from stockscan.cli.common import DbOption, JsonOption, database, handle_errors
-from stockscan.cli.results import _date, results_app
+from stockscan.cli.common import database, handle_errors
+from stockscan.cli.options import DbOption, JsonOption, date_option, parse_date
+from stockscan.cli.results import results_app
 
 
 @results_app.command(
@@ -17,15 +14,9 @@ from stockscan.cli.results import _date, results_app
 )
 @handle_errors
 def changes(
-    since: Annotated[
-        str | None,
-        typer.Option(
-            "--since",
-            metavar="DATE",
-            help="Latest analyses on or after DATE (default: the newest market date).",
-            show_default=False,
-        ),
-    ] = None,
+    since: str | None = date_option(
+        "--since", "Latest analyses on or after DATE (default: the newest market date)."
+    ),
     json_output: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -33,16 +24,12 @@ def changes(
     from stockscan import changes as changes_mod
     from stockscan import render, store
 
-    start = _date("--since", since)
+    start = parse_date("--since", since)
     with database(db, create=False) as conn:
         start = start or store.newest_market_date(conn)
         pairs = store.result_pairs(conn, since=start) if start else []
     found = changes_mod.changes(pairs)
     if json_output:
-        render.print_json({"since": start, "compared": len(pairs), "changes": found})
-        return
-    if not found:
-        render.note(f"No changes among {len(pairs)} tickers analysed since {start or '-'}.")
-        return
-    render.changes_table(found)
-    render.note(f"{len(found)} of {len(pairs)} tickers analysed since {start} changed.")
+        render.print_json(render.changes_document(start, len(pairs), found))
+    else:
+        render.changes_report(start, len(pairs), found)

@@ -1,5 +1,6 @@
-"""The Typer application, the options every command shares, and the one place where core
-errors become ``Error: …`` on stderr and an exit code."""
+"""The Typer application, what every command shares (the database it works on, the job
+runner of analyze, scan and jobs resume), and the one place where core errors become
+``Error: …`` on stderr and an exit code. The shared options are in ``stockscan.cli.options``."""
 
 from __future__ import annotations
 
@@ -11,29 +12,40 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from stockscan import __version__
-from stockscan.errors import EXIT_DATABASE, EXIT_INTERRUPTED, StockscanError
+from stockscan.errors import (
+    EXIT_CODES,
+    EXIT_DATABASE,
+    EXIT_INTERRUPTED,
+    StockscanError,
+    UsageError,
+)
+from stockscan.position import DEFAULT_MAX_POSITION_PCT, DEFAULT_SIDES
 
-EXIT_CODES_HELP = """\
-Exit codes:\n
-  0    every requested stock analysed\n
-  1    the job finished, some stocks failed (each failure recorded)\n
-  2    usage error or invalid input; nothing written\n
-  3    an identical job is already running; nothing written\n
-  4    no stock could be analysed\n
-  5    database problem (cannot open, not a database, corrupt, read-only, full, locked)\n
-  74   output could not be written (stdout or --log-file: disk full, I/O error); work done\n
-  75   data source unavailable or rate-limited; the job is left resumable\n
-  130  interrupted (Ctrl-C, SIGTERM or SIGHUP); the job is left resumable\n
-  Closed pipe (| head): output stops quietly, the job runs on, same exit code.\n
-  SIGUSR1 and SIGUSR2 are ignored.
-"""
+if TYPE_CHECKING:
+    from stockscan.cli.options import SourceChoice
+    from stockscan.jobs import JobOutcome
+    from stockscan.render import JobReporter
+    from stockscan.sources import Tuning
+
+
+def exit_codes_help() -> str:
+    """The ``Exit codes:`` epilog of ``stockscan --help``, from stockscan.errors.EXIT_CODES
+    (each line a paragraph of its own: Click rewraps a paragraph)."""
+    lines = [f"{entry.code:<4} {entry.meaning}" for entry in EXIT_CODES]
+    lines += [
+        "Closed pipe (| head): output stops quietly, the job runs on, same exit code.",
+        "SIGUSR1 and SIGUSR2 are ignored.",
+    ]
+    return "Exit codes:\n\n" + "\n\n".join(f"  {line}" for line in lines) + "\n"
+
 
 app = typer.Typer(
     name="stockscan",
@@ -45,7 +57,7 @@ app = typer.Typer(
         "  stockscan jobs show 1\n\n"
         "  stockscan db check"
     ),
-    epilog=EXIT_CODES_HELP,
+    epilog=exit_codes_help(),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -58,23 +70,6 @@ class _State:
 
 
 state = _State()
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--db",
-        envvar="STOCKSCAN_DB",
-        help="Database file (env STOCKSCAN_DB; default: in the user data directory, "
-        "e.g. ~/.local/share/stockscan/stockscan.db).",
-        show_envvar=False,
-        # No dir_okay=False: a directory is a database problem (exit 5, stockscan.db.open_db),
-        # not a usage error.
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-PruneDryRunOption = Annotated[
-    bool, typer.Option("--dry-run", help="Say what would be deleted; change nothing.")
-]
 
 
 def _version(value: bool) -> None:
@@ -213,12 +208,131 @@ def db_path(option: Path | None) -> Path:
 @contextmanager
 def database(option: Path | None, *, create: bool = True) -> Iterator[sqlite3.Connection]:
     """Open (and migrate) the database for one command; sqlite errors name the path."""
-    from stockscan.db import open_db, translate_errors
+    from stockscan import store
+    from stockscan.db import translate_errors
 
     path = db_path(option)
-    conn = open_db(path, create=create)
+    conn = store.open(path, create=create)
     try:
         with translate_errors(path):
             yield conn
     finally:
         conn.close()
+
+
+# --- the job runner: analyze, scan and jobs resume ------------------------------------------
+
+
+def run_job(
+    tickers: list[str],
+    *,
+    source: SourceChoice,
+    data_dir: Path | None,
+    capital: float,
+    risk_pct: float,
+    keep_partial: bool,
+    tuning: Tuning,
+    json_output: bool,
+    quiet: bool,
+    db: Path | None,
+    skip_unchanged: bool = False,
+    log_file: Path | None = None,
+    plan: PlanOptions | None = None,
+) -> None:
+    """What analyze and scan share: build the request, run the job, show it, exit."""
+    from stockscan import jobs
+    from stockscan.sources import get_source
+
+    request = jobs.JobRequest(
+        tickers=tuple(tickers),
+        source=source.value,
+        capital=capital,
+        risk_pct=risk_pct,
+        data_dir=str(data_dir.resolve()) if data_dir else None,
+        skip_unchanged=skip_unchanged,
+        keep_partial=keep_partial,
+        **(plan or PlanOptions()).request_fields(tickers),
+    )
+    # Built once, here: a usage error exits 2 before the database opens.
+    price_source = get_source(request.source, data_dir, keep_partial=keep_partial, tuning=tuning)
+    reporter = job_reporter(json_output, quiet, request.source, log_file)
+    try:
+        with database(db) as conn:
+            from stockscan.sources.cache import PriceCache
+
+            # The price cache lives in the job's database (stockscan.sources.cache).
+            price_source.use_cache(PriceCache(conn))
+            outcome = jobs.run(conn, db_path(db), request, reporter, source=price_source)
+    finally:
+        reporter.close()
+    finish_job(outcome, json_output, reporter)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What analyze and scan take for the plan: sides, shortable stocks, cap, price bands."""
+
+    sides: str = DEFAULT_SIDES
+    shortable: Path | None = None
+    max_position_pct: float = DEFAULT_MAX_POSITION_PCT
+    bands: Path | None = None
+
+    def request_fields(self, tickers: list[str]) -> dict[str, Any]:
+        """The plan's fields of the job request, the files read and checked (exit 2 on a bad
+        combination or file; a warning for each line left out). The request checks the cap."""
+        from stockscan import render
+        from stockscan.symbol_files import read_bands, read_shortable
+
+        if self.shortable is not None and self.sides != "both":
+            raise UsageError("--shortable needs --sides both (long-only jobs never short)")
+        if self.sides == "both" and self.shortable is None:
+            raise UsageError(
+                "--sides both needs --shortable FILE: the stocks that can be shorted"
+                " (for NSE, the F&O list)"
+            )
+        fields: dict[str, Any] = {"sides": self.sides, "max_position_pct": self.max_position_pct}
+        warnings: list[str] = []
+        if self.shortable is not None:
+            fields["shortable"], found = read_shortable(self.shortable, tickers)
+            warnings += found
+        if self.bands is not None:
+            fields["bands"], found = read_bands(self.bands, tickers)
+            warnings += found
+        for line in warnings:
+            render.warning(line)
+        return fields
+
+
+def job_reporter(
+    json_output: bool, quiet: bool, source: str, log_file: Path | None = None
+) -> JobReporter:
+    """How a job shows its progress: a live bar on a terminal, plain lines, quiet or JSON."""
+    from stockscan.render import JobReporter
+
+    if json_output:
+        mode = "quiet" if quiet else "json"
+    elif quiet:
+        mode = "quiet"
+    else:
+        from stockscan import render
+
+        # A progress bar needs a terminal that can move the cursor (not TERM=dumb).
+        live = render.stdout.is_terminal and not render.stdout.is_dumb_terminal
+        mode = "live" if live else "plain"
+    return JobReporter(mode, source, log_file)
+
+
+def finish_job(outcome: JobOutcome, json_output: bool, reporter: JobReporter) -> None:
+    """Show the finished job (its summary, or its JSON document) and exit with its code."""
+    from stockscan import render
+
+    # The job is done and recorded: output that fails from here on changes nothing of it
+    # (stockscan.render.output; stockscan.cli.main reports it).
+    reporter.job_context(outcome.job)
+    if json_output:
+        reporter.show(lambda: render.print_json(render.outcome_json(outcome)))
+    else:
+        reporter.summary(outcome.job, outcome.stocks)
+    reporter.log_summary(outcome.job, outcome.stocks)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)

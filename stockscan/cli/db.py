@@ -7,15 +7,9 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.common import (
-    DbOption,
-    JsonOption,
-    PruneDryRunOption,
-    app,
-    database,
-    db_path,
-    handle_errors,
-)
+from stockscan.cli.common import app, database, db_path, handle_errors
+from stockscan.cli.options import DbOption, JsonOption, PruneDryRunOption
+from stockscan.db import file_bytes
 from stockscan.errors import DatabaseError, UsageError
 from stockscan.retention import MIN_PRICE_DAYS
 
@@ -35,24 +29,12 @@ def info(json_output: JsonOption = False, db: DbOption = None) -> None:
         versions = applied(conn)
         counts = store.table_counts(conn)
         price_cache = store.price_cache_size(conn)
-    size = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
-    document = {
-        "path": str(path),
-        "schema_version": len(versions),
-        "migrations": versions,
-        "rows": counts,
-        "price_cache": price_cache,
-        "size_bytes": size,
-    }
+    size = file_bytes(path)
+    document = render.db_info_document(path, versions, counts, price_cache, size)
     if json_output:
         render.print_json(document)
-        return
-    render.say(f"database        {path}")
-    render.say(f"schema version  {len(versions)} ({versions[-1]})")
-    render.say(f"size            {size / 1024:.1f} KiB")
-    for table, count in counts.items():
-        render.say(f"  {table:<22} {count:>10}")
-    render.say(f"price cache     {price_cache['bars']} bars of {price_cache['tickers']} tickers")
+    else:
+        render.db_info(document)
 
 
 @db_app.command("check", epilog="Example:\n\n  stockscan db check --db ~/scans/nightly.db")
@@ -66,14 +48,9 @@ def check(json_output: JsonOption = False, db: DbOption = None) -> None:
     with database(db, create=False) as conn:
         problems = store.check(conn, newest_date=market_today().isoformat())
     if json_output:
-        render.print_json({"ok": not any(problems.values()), **problems})
+        render.print_json(render.db_check_document(problems))
     else:
-        for name, rows in problems.items():
-            text = "ok" if not rows else str(rows)
-            if name == "future_dated" and rows:
-                shown = ", ".join(f"{r['ticker']} {r['analysis_date']}" for r in rows)
-                text = f"{len(rows)} dated after the current market date: {shown}"
-            render.say(f"{name:<12} {text}")
+        render.db_check(problems)
     if any(problems.values()):
         raise DatabaseError(f"{db_path(db)}: check failed")
 
@@ -89,7 +66,7 @@ def migrate(db: DbOption = None) -> None:
 
     with database(db) as conn:
         versions = applied(conn)
-    render.say(f"{db_path(db)}: schema version {len(versions)} ({versions[-1]})")
+    render.db_migrated(db_path(db), versions)
 
 
 @db_app.command(
@@ -177,10 +154,7 @@ def vacuum(json_output: JsonOption = False, db: DbOption = None) -> None:
     if json_output:
         render.print_json(sizes)
     else:
-        render.say(
-            f"{db_path(db)}: {sizes['bytes_before'] / 1024:.1f} KiB before,"
-            f" {sizes['bytes_after'] / 1024:.1f} KiB after"
-        )
+        render.db_vacuumed(db_path(db), sizes)
 
 
 @db_app.command("schema", epilog="Example:\n\n  stockscan db schema > schema.sql")
@@ -245,7 +219,7 @@ def import_legacy(
     target = db_path(db)
     legacy.refuse_overlaps(path, target, keep_duplicates_in)
     progress = render.note if render.stderr.is_terminal else None
-    size_before = legacy.db_size(target)
+    size_before = file_bytes(target)
     with legacy.open_legacy(path) as old:
         if dry_run and not target.exists():
             report = legacy.import_legacy(
@@ -269,7 +243,6 @@ def import_legacy(
                     db_bytes_before=size_before,
                 )
     if json_output:
-        render.print_json(report)
+        render.print_json(report.as_json())
     else:
-        for line in legacy.report_lines(report):
-            render.say(line)
+        render.db_import_report(report)

@@ -7,15 +7,13 @@ from typing import Annotated
 import typer
 
 from stockscan import vocab
-from stockscan.cli.analyze import FetchWorkersOption, MaxRpsOption
-from stockscan.cli.common import (
+from stockscan.cli.common import app, database, db_path, finish_job, handle_errors, job_reporter
+from stockscan.cli.options import (
     DbOption,
+    FetchWorkersOption,
     JsonOption,
+    MaxRpsOption,
     PruneDryRunOption,
-    app,
-    database,
-    db_path,
-    handle_errors,
 )
 from stockscan.errors import UsageError
 
@@ -59,7 +57,7 @@ def list_jobs(
             ]
         total = store.count_jobs(conn) if not rows else 0
     if json_output:
-        render.print_json({"jobs": [_decoded(job) for job in rows]})
+        render.print_json(render.jobs_document(rows))
     elif rows:
         render.jobs_table(rows)
     elif status is not None and total:
@@ -80,7 +78,7 @@ def show(
     """Show what happened in one job: its parameters, times, counts and every stock."""
     from stockscan import render, store
     from stockscan.db import snapshot
-    from stockscan.jobs import JobOutcome, outcome_json, with_liveness
+    from stockscan.jobs import JobOutcome, with_liveness
 
     with database(db, create=False) as conn, snapshot(conn):
         job = store.get_job(conn, job_id)
@@ -89,7 +87,7 @@ def show(
         job = with_liveness(db_path(db), job)
         stocks = store.job_stocks(conn, job_id)
     if json_output:
-        render.print_json(outcome_json(JobOutcome(job, stocks)))
+        render.print_json(render.outcome_json(JobOutcome(job, stocks)))
     else:
         render.job_detail(job, stocks)
 
@@ -109,7 +107,6 @@ def resume(
     """Continue an interrupted job (or retry a finished job's failures): only stocks not yet
     succeeded are redone."""
     from stockscan import jobs, legacy, store
-    from stockscan.cli.analyze import _finish, _reporter
     from stockscan.sources import Tuning
 
     tuning = Tuning(max_rps, fetch_workers)
@@ -119,12 +116,12 @@ def resume(
         if job is None:
             raise UsageError(f"no job {job_id} in {db_path(db)}")
         legacy.check_resumable(job)
-        reporter = _reporter(json_output, quiet, job["source"])
+        reporter = job_reporter(json_output, quiet, job["source"])
         try:
             outcome = jobs.resume(conn, db_path(db), job_id, reporter, tuning=tuning)
         finally:
             reporter.close()
-        _finish(outcome, json_output, reporter)
+        finish_job(outcome, json_output, reporter)
 
 
 @jobs_app.command(
@@ -159,9 +156,3 @@ def prune(
     else:
         render.job_prune_report(report)
     render.lock_files_left(report)
-
-
-def _decoded(job: dict[str, object]) -> dict[str, object]:
-    import json
-
-    return {**job, "params": json.loads(str(job["params"]))}

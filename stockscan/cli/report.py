@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.common import DbOption, app, database, db_path, handle_errors
-from stockscan.cli.results import _output_file
+from stockscan.cli.common import app, database, db_path, handle_errors
+from stockscan.cli.options import DbOption
+from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
 
 
@@ -58,7 +59,7 @@ def report(
             raise UsageError(f"no job {wanted} in {db_path(db)}")
         built = gather(conn, job)
     page = to_html(built)
-    with _output_file(output, force=force) as out:
+    with output_file(output, force=force) as out:
         out.write(page)
     charts = sum(isinstance(chart, bytes) for chart in built.charts.values())
     missing = len(built.charts) - charts

@@ -4,22 +4,21 @@ imports numpy (and plotext, when it draws), so the others start fast."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import re
 import sqlite3
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stockscan import vocab
-from stockscan.cli.analyze import SourceChoice
-from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
+from stockscan.cli.common import app, database, db_path, handle_errors
+from stockscan.cli.options import DbOption, JsonOption, SourceChoice, date_option, parse_date
+from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from stockscan.store import ResultDetail
 
 results_app = typer.Typer(
     help="Query results: the newest per ticker, a ticker's history, one in full, its chart,"
@@ -32,22 +31,13 @@ app.add_typer(results_app, name="results")
 TickerArgument = Annotated[
     str, typer.Argument(metavar="TICKER", help="The ticker, e.g. TCS.NS.", show_default=False)
 ]
-ResultDateOption = Annotated[
-    str | None,
-    typer.Option(
-        "--date",
-        metavar="DATE",
-        help="The newest result on or before this market date (default: the newest).",
-        show_default=False,
-    ),
-]
+RESULT_DATE_HELP = "The newest result on or before this market date (default: the newest)."
 
 # From stockscan.vocab, not stockscan.analysis: importing that package would load numpy, and read
 # commands must start fast.
 VERDICTS = vocab.VERDICTS
 SOURCES = tuple(choice.value for choice in SourceChoice)
 FORMATS = ("csv", "json", "ndjson")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 TickersArgument = Annotated[
     list[str] | None,
@@ -87,18 +77,6 @@ SourceFilter = Annotated[
 
 
 # --- parsing: everything the user typed is checked before the database is opened ----------
-
-
-def _date(option: str, raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    text = raw.strip()
-    try:
-        if DATE.fullmatch(text) is None:
-            raise ValueError
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise UsageError(f"{option} {raw!r}: expected a date like 2026-11-27") from None
 
 
 def _verdicts(raw: list[str] | None) -> list[str]:
@@ -159,33 +137,6 @@ def _elsewhere(
     return f"; {' and '.join(found)} {verb} results: stockscan results {command} {found[0]}"
 
 
-def _no_results(
-    tickers: list[str] | None = None,
-    *,
-    date: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    verdicts: list[str] | None = None,
-    score: float | None = None,
-    source: str | None = None,
-) -> str:
-    """What an empty listing says: the filters that emptied it, as options to retype."""
-    filters = [
-        *([f"--date {date}"] if date else []),
-        *([f"--since {since}"] if since else []),
-        *([f"--until {until}"] if until else []),
-        *([f"--verdict {','.join(verdicts)}"] if verdicts else []),
-        *([f"--min-score {score:g}"] if score is not None else []),
-        *([f"--source {source}"] if source else []),
-    ]
-    among = f" for {', '.join(tickers)}" if tickers else ""
-    if not filters:
-        return (
-            f"No results{among} yet: `stockscan analyze TICKER...` or `stockscan scan` adds them."
-        )
-    return f"No results{among} match {' '.join(filters)}."
-
-
 # --- commands ------------------------------------------------------------------------------
 
 
@@ -202,15 +153,9 @@ def latest(
     verdict: VerdictOption = None,
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
-    date: Annotated[
-        str | None,
-        typer.Option(
-            "--date",
-            metavar="DATE",
-            help="As of this market date: each ticker's newest result on or before it.",
-            show_default=False,
-        ),
-    ] = None,
+    date: str | None = date_option(
+        "--date", "As of this market date: each ticker's newest result on or before it."
+    ),
     json_output: JsonOption = False,
     csv_output: Annotated[
         bool, typer.Option("--csv", help="Print CSV instead of a table.")
@@ -224,7 +169,7 @@ def latest(
     if json_output and csv_output:
         raise UsageError("--json and --csv: choose one")
     wanted = _tickers(tickers)
-    as_of = _date("--date", date)
+    as_of = parse_date("--date", date)
     verdicts = _verdicts(verdict)
     score = _min_score(min_score)
     only_source = _source(source)
@@ -236,22 +181,19 @@ def latest(
         missing = store.tickers_without_results(conn, wanted, as_of=as_of) if wanted else []
         hints = {t: _elsewhere(conn, t, "latest", as_of=as_of) for t in missing}
     if json_output:
-        render.print_json({"as_of": as_of, "results": rows, "missing": missing})
+        render.print_json(render.latest_document(as_of, rows, missing))
         return
     if csv_output:
-        with _stdout_pipe():
-            render.write_records(rows, "csv", sys.stdout)
+        render.write_records(rows, "csv", sys.stdout)
+        sys.stdout.flush()
     elif rows:
         title = f"Newest result per ticker{f' on or before {as_of}' if as_of else ''}"
         render.results_table(rows, title=title)
     elif not wanted or len(missing) < len(wanted):  # else the line below says it all
-        render.note(_no_results(date=as_of, verdicts=verdicts, score=score, source=only_source))
-    plain = [ticker for ticker in missing if not hints[ticker]]
-    if plain:
-        render.note(f"No results for {', '.join(plain)}.")
-    for ticker in missing:
-        if hints[ticker]:
-            render.note(f"No results for {ticker}{hints[ticker]}")
+        render.note(
+            render.no_results(date=as_of, verdicts=verdicts, score=score, source=only_source)
+        )
+    render.missing_notes(missing, hints)
 
 
 @results_app.command(
@@ -280,7 +222,7 @@ def history(
             hint = _elsewhere(conn, symbol, "history")
             raise UsageError(f"no results for {symbol} in {db_path(db)}{hint}")
     if json_output:
-        render.print_json({"ticker": symbol, "history": rows})
+        render.print_json(render.history_document(symbol, rows))
     else:
         render.history_table(symbol, rows)
 
@@ -293,7 +235,7 @@ def history(
 @handle_errors
 def show(
     ticker: TickerArgument,
-    date: ResultDateOption = None,
+    date: str | None = date_option("--date", RESULT_DATE_HELP),
     json_output: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -301,7 +243,7 @@ def show(
     from stockscan import render
 
     symbol = _ticker(ticker)
-    as_of = _date("--date", date)
+    as_of = parse_date("--date", date)
     with database(db, create=False) as conn:
         row = _result_row(conn, symbol, as_of, db, "show")
     document = render.result_document(row)
@@ -340,24 +282,8 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite --output if it exists.")
     ] = False,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            "--since",
-            metavar="DATE",
-            help="Only market dates on or after this.",
-            show_default=False,
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            "--until",
-            metavar="DATE",
-            help="Only market dates on or before this.",
-            show_default=False,
-        ),
-    ] = None,
+    since: str | None = date_option("--since", "Only market dates on or after this."),
+    until: str | None = date_option("--until", "Only market dates on or before this."),
     verdict: VerdictOption = None,
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
@@ -370,7 +296,7 @@ def export(
     if fmt not in FORMATS:
         raise UsageError(f"--format {output_format!r}: expected one of {', '.join(FORMATS)}")
     wanted = _tickers(tickers)
-    start, end = _date("--since", since), _date("--until", until)
+    start, end = parse_date("--since", since), parse_date("--until", until)
     verdicts, score, only_source = _verdicts(verdict), _min_score(min_score), _source(source)
     to_stdout = output is None or str(output) == "-"
     with database(db, create=False) as conn:
@@ -384,20 +310,20 @@ def export(
             source=only_source,
         )
         if to_stdout:
-            with _stdout_pipe():
-                count = render.write_records(rows, fmt, sys.stdout)
+            count = render.write_records(rows, fmt, sys.stdout)
+            sys.stdout.flush()
             if count == 0:
                 render.note(
-                    _no_results(wanted, since=start, until=end, verdicts=verdicts,
-                                score=score, source=only_source)
+                    render.no_results(wanted, since=start, until=end, verdicts=verdicts,
+                                      score=score, source=only_source)
                 )  # fmt: skip
             return
         assert output is not None
-        with _output_file(output, force=force) as out:
+        with output_file(output, force=force) as out:
             count = render.write_records(rows, fmt, out)
     if count == 0:
         render.note(
-            _no_results(
+            render.no_results(
                 wanted, since=start, until=end, verdicts=verdicts, score=score, source=only_source
             )
         )
@@ -413,7 +339,7 @@ def export(
 @handle_errors
 def chart(
     ticker: TickerArgument,
-    date: ResultDateOption = None,
+    date: str | None = date_option("--date", RESULT_DATE_HELP),
     bars: Annotated[
         int,
         typer.Option("--bars", min=10, max=250, metavar="N", help="How many daily bars to show."),
@@ -438,7 +364,7 @@ def chart(
     from stockscan.charts.bars import chart_data, data_dir_of
 
     symbol = _ticker(ticker)
-    as_of = _date("--date", date)
+    as_of = parse_date("--date", date)
     if width is None:
         if not sys.stdout.isatty():
             raise UsageError(
@@ -459,140 +385,18 @@ def chart(
         row = _result_row(conn, symbol, as_of, db, "chart")
         data = chart_data(conn, row, count=bars, data_dir=data_dir_of(row["job_params"]))
     text = terminal.render(data, width=columns, height=lines, colour=colour)
-    with _stdout_pipe():
-        sys.stdout.write(text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _result_row(
     conn: sqlite3.Connection, symbol: str, as_of: str | None, db: Path | None, command: str
-) -> dict[str, Any]:
+) -> ResultDetail:
     from stockscan import store
 
-    row = store.result_detail(conn, symbol, as_of=as_of)
+    row = store.find_result(conn, symbol, as_of=as_of)
     if row is None:
         when = f" on or before {as_of}" if as_of else ""
         hint = _elsewhere(conn, symbol, command, as_of=as_of)
         raise UsageError(f"no results for {symbol}{when} in {db_path(db)}{hint}")
     return row
-
-
-# --- output --------------------------------------------------------------------------------
-
-
-@contextmanager
-def _stdout_pipe() -> Iterator[None]:
-    """A reader that stops early (``| head``) is not an error: stop writing, quietly."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise typer.Exit(0) from None
-
-
-def _temporary_name(path: Path, pid: int) -> Path:
-    return path.with_name(f".{path.name}.{pid}.tmp")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Named temporary files of earlier writes of ``path`` whose process is gone (killed
-    before it could clean up): ``.NAME.<pid>.tmp`` with a pid that is not running. One whose
-    process is alive may be a concurrent write, and is left alone."""
-    import glob
-
-    pattern = glob.escape(f".{path.name}.") + "*.tmp"
-    for found in path.parent.glob(pattern):
-        pid = found.name[len(path.name) + 2 : -len(".tmp")]
-        if pid.isdigit() and found == _temporary_name(path, int(pid)) and not _pid_alive(int(pid)):
-            found.unlink(missing_ok=True)
-
-
-def _unnamed_file(directory: Path) -> int | None:
-    """A file with no name in ``directory`` (Linux ``O_TMPFILE``): if the process dies before
-    it is linked into place, the kernel frees it and nothing is left behind. None where the
-    system or the file system cannot make one."""
-    flag = getattr(os, "O_TMPFILE", None)
-    if flag is None or not os.path.isdir("/proc/self/fd"):
-        return None
-    try:
-        return os.open(directory, flag | os.O_WRONLY, 0o666)
-    except OSError as exc:
-        import errno
-
-        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-            return None
-        raise
-
-
-def _link_unnamed(fd: int, path: Path) -> None:
-    """Give the unnamed file ``fd`` the name ``path``: linkat(2) of /proc/self/fd/N with
-    AT_SYMLINK_FOLLOW (os.link makes that call only when given a directory fd). Raises
-    FileExistsError when ``path`` exists."""
-    proc = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.link(str(fd), path, src_dir_fd=proc, follow_symlinks=True)
-    finally:
-        os.close(proc)
-
-
-@contextmanager
-def _output_file(path: Path, *, force: bool) -> Iterator[TextIO]:
-    """Write ``path`` whole or not at all, and never replace a file without --force.
-
-    The content goes to a file with no name in the destination's directory (``O_TMPFILE``),
-    linked into place only when complete: a write killed half-way (even by SIGKILL) leaves
-    nothing. Where that is not available, a named ``.NAME.<pid>.tmp`` is used, and the ones
-    killed writes left are removed by the next write of the same file. A ``path`` that is a
-    symlink is followed: the file it points to is written (its directory holds the temporary
-    file, so the final rename stays atomic) and the link stays a link.
-    """
-    path = path.expanduser()
-    given = path
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
-    if path.is_dir():
-        raise UsageError(f"--output {given}: is a directory")
-    if path.exists() and not force:
-        raise UsageError(f"--output {given}: file exists (add --force to overwrite it)")
-    if not path.parent.exists():
-        raise UsageError(f"--output {given}: directory {path.parent} does not exist")
-    temporary = _temporary_name(path, os.getpid())
-    try:
-        _remove_stale_temporaries(path)
-        fd = _unnamed_file(path.parent)
-        if fd is not None:
-            with open(fd, "w", encoding="utf-8", newline="") as out:
-                yield out
-                out.flush()
-                if force:
-                    # link() cannot replace: name it (complete by now), then rename over.
-                    _link_unnamed(fd, temporary)
-                    os.replace(temporary, path)
-                else:
-                    _link_unnamed(fd, path)
-            return
-        with open(temporary, "w", encoding="utf-8", newline="") as out:
-            yield out
-        if force:
-            os.replace(temporary, path)
-        else:
-            # link() refuses an existing target: a file created meanwhile is not clobbered.
-            os.link(temporary, path)
-    except FileExistsError:
-        raise UsageError(f"--output {given}: file exists (add --force to overwrite it)") from None
-    except OSError as exc:
-        raise UsageError(f"--output {given}: cannot write: {exc.strerror or exc}") from exc
-    finally:
-        temporary.unlink(missing_ok=True)

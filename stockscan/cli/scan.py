@@ -10,21 +10,27 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.analyze import (
+from stockscan.cli.common import PlanOptions, app, database, db_path, handle_errors, run_job
+from stockscan.cli.options import (
+    BandsOption,
     CapitalOption,
     DataDirOption,
+    DbOption,
     FetchWorkersOption,
+    JsonOption,
     KeepPartialOption,
+    MaxPositionOption,
     MaxRpsOption,
     QuietOption,
     RiskOption,
+    ShortableOption,
+    SidesChoice,
+    SidesOption,
     SourceChoice,
     SourceOption,
-    run_job,
 )
-from stockscan.cli.common import DbOption, JsonOption, app, database, db_path, handle_errors
 from stockscan.errors import UsageError
-from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
+from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_MAX_POSITION_PCT, DEFAULT_RISK_PCT
 
 LogFileOption = Annotated[
     Path | None,
@@ -52,6 +58,10 @@ def scan(
     data_dir: DataDirOption = None,
     capital: CapitalOption = DEFAULT_CAPITAL,
     risk_pct: RiskOption = DEFAULT_RISK_PCT,
+    sides: SidesOption = SidesChoice.long,
+    shortable: ShortableOption = None,
+    max_position_pct: MaxPositionOption = DEFAULT_MAX_POSITION_PCT,
+    bands: BandsOption = None,
     keep_partial: KeepPartialOption = False,
     max_rps: MaxRpsOption = None,
     fetch_workers: FetchWorkersOption = None,
@@ -89,6 +99,7 @@ def scan(
         tickers, source=source, data_dir=data_dir, capital=capital, risk_pct=risk_pct,
         keep_partial=keep_partial, tuning=tuning, json_output=json_output, quiet=quiet, db=db,
         skip_unchanged=True, log_file=log_file,
+        plan=PlanOptions(sides.value, shortable, max_position_pct, bands),
     )  # fmt: skip
 
 
@@ -127,17 +138,9 @@ def cron(
         str(log),
     ]
     line = f"{local.minute} {local.hour} * * {days} {crontab_command(command)}"
-    zone = local.tzname() or "local time"
-    typer.echo(
-        f"# stockscan: scan the watchlist on weekdays at {ist:%H:%M} IST ({local:%H:%M} {zone}"
-        " here), after the NSE close at 15:30 IST.\n"
-        "# Fields: minute hour day-of-month month day-of-week(1-5 = Monday-Friday) command.\n"
-        "# --quiet prints only the summary and failures (cron mails them, if mail is set up);\n"
-        f"# every line also goes, time-stamped, to {log}.\n"
-        "# Exit codes: 0 all analysed, 1 some failed, 3 already running, 4 none analysed,\n"
-        "# 5 database problem, 75 Yahoo unavailable (the job resumes on the next run).\n"
-        f"{line}"
-    )
+    from stockscan import render
+
+    typer.echo(render.cron_text(line, ist=ist, local=local, log=log))
 
 
 def crontab_command(argv: list[str]) -> str:

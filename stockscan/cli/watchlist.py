@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from stockscan.cli.analyze import ExchangeOption
-from stockscan.cli.common import DbOption, JsonOption, app, database, handle_errors
+from stockscan.cli.common import app, database, handle_errors
+from stockscan.cli.options import DbOption, ExchangeOption, JsonOption
 from stockscan.errors import UsageError
 
 watchlist_app = typer.Typer(
@@ -87,7 +87,7 @@ def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
         # Stale: its latest analysis is older than the newest market date in the database.
         row["stale"] = bool(row["analysis_date"] and newest and row["analysis_date"] < newest)
     if json_output:
-        render.print_json({"newest_market_date": newest, "watchlist": rows})
+        render.print_json(render.watchlist_document(newest, rows))
     elif rows:
         render.watchlist_table(rows)
     else:

@@ -81,6 +81,6 @@ def test_results(goog: Bars, rows: dict[str, list[str]]) -> None:
     assert float(rows["target"][0]) == plan.target
     assert float(rows["risk_per_share"][0]) == plan.risk_per_share
     assert float(rows["reward_risk"][0]) == plan.reward_risk
-    assert int(rows["quantity"][0]) == position_size(plan, 100_000, 1)
+    assert int(rows["quantity"][0]) == position_size(plan, 100_000, 1, 20)
     assert analysis.raw["plan"]["rule"] == "structure"
     assert analysis.raw["plan"]["swing_low"] == 784.4

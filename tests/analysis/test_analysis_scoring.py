@@ -76,7 +76,7 @@ def test_bands_are_symmetric_about_50() -> None:
 
 
 def test_scoring_version() -> None:
-    assert SCORING_VERSION == "1"
+    assert SCORING_VERSION == "2"
     assert sum(WEIGHTS.values()) == 100.0
 
 

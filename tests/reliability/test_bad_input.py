@@ -163,9 +163,9 @@ def many_results(db: Path, count: int = 150_000) -> Path:
     that takes long enough to be killed in the middle."""
     import sqlite3
 
-    from stockscan.db import open_db
+    from stockscan import store
 
-    open_db(db).close()
+    store.open(db).close()
     conn = sqlite3.connect(db)
     rows = (
         (f"T{i // 300:05d}.NS", f"2025-{1 + i % 300 // 28:02d}-{1 + i % 28:02d}")

@@ -1,5 +1,7 @@
 """Migrations are all or nothing, and never fill the disk: a database of the first release,
-opened by a read command, on a disk too small for its migration and then on one big enough."""
+opened by a read command, on a disk too small for its migration and then on one big enough.
+And m004 and m005 keep every row and constraint of a populated database of the version before
+each."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from stockscan import migrations
+from stockscan import migrations, store
+from stockscan.db import connect, transaction
 from tests.conftest import oracle, tmpfs
 from tests.first_release import build_first_release
 from tests.reliability.conftest import harness
@@ -125,4 +128,195 @@ def test_pending_migrations_are_one_unit_a_failure_in_the_last_undoes_them_all(
     # the next run, without the fault, applies all of them
     assert cli("jobs", "list", db=db).returncode == 0
     assert applied(db) == ALL
+    oracle(db)
+
+
+# --- m004 and m005 on a populated database of the version before each ----------------------
+
+
+def migrate_to(conn: sqlite3.Connection, last: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Apply the migrations up to ``last`` only: the frozen DDL of that version."""
+    everything = list(migrations.MIGRATIONS)
+    names = [name for name, _ in everything]
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", everything[: names.index(last) + 1])
+        return migrations.migrate(conn)
+
+
+def rows(conn: sqlite3.Connection, table: str) -> list[tuple[object, ...]]:
+    key = "source, ticker, auto_adjust" if table.startswith("price_") else "rowid"
+    return conn.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
+
+
+def fill_m003(conn: sqlite3.Connection) -> None:
+    """A row of every kind the m003 schema holds, written with that schema's columns only: a
+    finished csv job with a succeeded and a failed stock; an interrupted yahoo job with two
+    pending ones; the old system's job with an imported result; raw data for each result; a
+    followed ticker linked to its result and one never analysed."""
+    # executescript would COMMIT first: one statement at a time, in one transaction.
+    with transaction(conn):
+        for statement in M003_ROWS.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+
+
+M003_ROWS = """
+INSERT INTO analysis_jobs (id, request_key, status, source, params, run_date, total,
+    succeeded, failed, owner_pid, owner_host, created_at, started_at, finished_at)
+VALUES (1, 'k1', 'partial', 'csv', '{"capital": 100000, "risk_pct": 1, "data_dir": "/d"}',
+    '2026-11-27', 2, 1, 1, 11, 'h', '2026-11-27T10:00:00Z', '2026-11-27T10:00:00Z',
+    '2026-11-27T10:01:00Z');
+INSERT INTO analysis_jobs (id, request_key, status, source, params, run_date, total,
+    owner_pid, owner_host, message, created_at, started_at)
+VALUES (2, 'k2', 'interrupted', 'yahoo', '{"capital": 5000, "risk_pct": 2}', '2026-11-27', 2,
+    12, 'h', 'interrupted by SIGTERM', '2026-11-27T11:00:00Z', '2026-11-27T11:00:00Z');
+INSERT INTO analysis_jobs (id, request_key, status, source, params, run_date, total,
+    succeeded, created_at, started_at, finished_at, legacy_job_id)
+VALUES (3, 'legacy-uuid', 'succeeded', 'legacy', '{}', '2026-10-01', 1, 1,
+    '2026-10-01T09:00:00Z', '2026-10-01T09:00:00Z', '2026-10-01T09:05:00Z', 'uuid-1');
+INSERT INTO analysis_results (id, job_id, ticker, analysis_date, status, score, verdict, side,
+    close, entry, stop, target, reward_risk, analysis_source, scoring_version, bars_used,
+    created_at, updated_at)
+VALUES (1, 1, 'TCS.NS', '2026-11-27', 'complete', 72.5, 'BUY', 'long', 100, 101, 95, 113,
+    2.0, 'csv', '1', 300, '2026-11-27T10:00:30Z', '2026-11-27T10:00:30Z');
+INSERT INTO analysis_results (id, job_id, ticker, analysis_date, status, score, verdict, side,
+    entry, stop, target, analysis_source, scoring_version, created_at, updated_at,
+    legacy_result_id)
+VALUES (2, 3, 'INFY.NS', '2026-10-01', 'partial', 40, 'SELL', 'short', 90, 95, 80, 'unknown',
+    'legacy', '2026-10-01T09:01:00Z', '2026-10-01T09:01:00Z', 77);
+INSERT INTO analysis_raw_data (result_id, payload, created_at)
+VALUES (1, '{"indicators": {"rsi_14": 55.1}}', '2026-11-27T10:00:30Z'),
+       (2, '{"legacy": true}', '2026-10-01T09:01:00Z');
+INSERT INTO analysis_jobs_details (job_id, ticker, position, status, attempts, error_kind,
+    error_message, result_id, quantity, started_at, finished_at)
+VALUES (1, 'TCS.NS', 1, 'succeeded', 1, NULL, NULL, 1, 200, 'a', 'b'),
+       (1, 'BAD.NS', 2, 'failed', 2, 'no_data', 'no rows', NULL, NULL, 'a', 'b'),
+       (2, 'WIPRO.NS', 1, 'pending', 1, NULL, NULL, NULL, NULL, NULL, NULL),
+       (2, 'LT.NS', 2, 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL),
+       (3, 'INFY.NS', 1, 'succeeded', 1, NULL, NULL, 2, NULL, 'a', 'b');
+INSERT INTO watchlist (ticker, name, added_at, last_job_id, last_result_id, last_analyzed_at,
+    analysis_status)
+VALUES ('TCS.NS', 'Tata', '2026-11-01', 1, 1, '2026-11-27T10:00:30Z', 'succeeded'),
+       ('HDFC.NS', NULL, '2026-11-02', NULL, NULL, NULL, NULL);
+"""
+
+
+def constraints_hold(conn: sqlite3.Connection) -> None:
+    """The migrated tables still refuse what their constraints refuse, and are consistent."""
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    refused = [
+        # a second result for a ticker and date (idx_results_ticker_date)
+        "INSERT INTO analysis_results (ticker, analysis_date, status, score, verdict, side,"
+        " close, analysis_source, scoring_version, bars_used, created_at, updated_at)"
+        " VALUES ('TCS.NS', '2026-11-27', 'complete', 50, 'HOLD', 'none', 1, 'csv', '1', 1,"
+        " 'x', 'x')",
+        # a native result without its close (ck_results_native_or_legacy)
+        "INSERT INTO analysis_results (ticker, analysis_date, status, score, verdict, side,"
+        " analysis_source, scoring_version, bars_used, created_at, updated_at)"
+        " VALUES ('NEW.NS', '2026-11-27', 'complete', 50, 'HOLD', 'none', 'csv', '1', 1,"
+        " 'x', 'x')",
+        # a stock of a job that does not exist (foreign key)
+        "INSERT INTO analysis_jobs_details (job_id, ticker, position) VALUES (99, 'X', 1)",
+        # a status outside the vocabulary
+        "UPDATE analysis_jobs_details SET status = 'done' WHERE job_id = 1",
+        # a second active job of one request (idx_jobs_active_request)
+        "INSERT INTO analysis_jobs (request_key, status, source, params, run_date, total,"
+        " created_at, started_at) VALUES ('k2', 'running', 'demo', '{}', 'x', 0, 'x', 'x')",
+        # the same stock twice in one job (uq_details_job_ticker)
+        "INSERT INTO analysis_jobs_details (job_id, ticker, position) VALUES (1, 'TCS.NS', 9)",
+        # a followed ticker twice
+        "INSERT INTO watchlist (ticker, added_at) VALUES ('TCS.NS', 'x')",
+    ]
+    for sql in refused:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(sql)
+    # ON DELETE still does what m001 said: deleting a result unlinks its stock and watchlist
+    # row and takes its raw data (then rolled back, so the rows stay for the next check).
+    with pytest.raises(RolledBack), transaction(conn):
+        conn.execute("DELETE FROM analysis_results WHERE id = 1")
+        assert conn.execute("SELECT result_id FROM analysis_jobs_details WHERE job_id = 1"
+                            " AND ticker = 'TCS.NS'").fetchone() == (None,)  # fmt: skip
+        assert conn.execute("SELECT last_result_id FROM watchlist WHERE ticker = 'TCS.NS'"
+                            ).fetchone() == (None,)  # fmt: skip
+        assert conn.execute("SELECT count(*) FROM analysis_raw_data WHERE result_id = 1"
+                            ).fetchone() == (0,)  # fmt: skip
+        raise RolledBack
+    assert conn.execute("SELECT count(*) FROM analysis_results").fetchone() == (2,)
+
+
+class RolledBack(Exception):
+    """Raised to roll a check's writes back."""
+
+
+def test_m004_keeps_every_row_of_a_populated_m003_database_and_its_constraints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = connect(tmp_path / "m003.db")
+    assert migrate_to(conn, "m003_legacy_import", monkeypatch) == ALL[:2]
+    fill_m003(conn)
+    before = {table: rows(conn, table) for table in TABLES}
+
+    assert migrate_to(conn, "m004_detail_note", monkeypatch) == ["m004_detail_note"]
+    after = {table: rows(conn, table) for table in TABLES}
+    # the stock rows gain `note`, NULL on every old row; the other tables are as they were
+    assert after["analysis_jobs_details"] == [
+        (*row, None) for row in before["analysis_jobs_details"]
+    ]
+    for table in TABLES:
+        if table != "analysis_jobs_details":
+            assert after[table] == before[table], table
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "idx_results_date" in indexes
+    constraints_hold(conn)
+    conn.close()
+
+
+def test_m005_keeps_every_row_of_a_populated_m004_database_and_its_constraints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "m004.db"
+    conn = connect(db)
+    migrate_to(conn, "m004_detail_note", monkeypatch)
+    fill_m003(conn)
+    with transaction(conn):
+        conn.execute("UPDATE analysis_jobs_details SET note = 'no new bars since 2026-11-26'"
+                     " WHERE job_id = 1 AND ticker = 'TCS.NS'")  # fmt: skip
+    before = {table: rows(conn, table) for table in TABLES}
+
+    assert migrate_to(conn, "m005_price_cache", monkeypatch) == ["m005_price_cache"]
+    after = {table: rows(conn, table) for table in TABLES}
+    # results gain fetched_at, source_version and auto_adjust: NULL (unknown) on old rows
+    assert after["analysis_results"] == [
+        (*row, None, None, None) for row in before["analysis_results"]
+    ]
+    for table in TABLES:
+        if table != "analysis_results":
+            assert after[table] == before[table], table
+    assert rows(conn, "price_bars") == [] and rows(conn, "price_fetches") == []
+    constraints_hold(conn)
+    for sql in (
+        "UPDATE analysis_results SET auto_adjust = 2 WHERE id = 1",
+        "INSERT INTO price_bars VALUES ('yahoo', 'TCS.NS', 1, '27/11/2026', 1, 1, 1, 1, 0)",
+        "INSERT INTO price_fetches (source, ticker, auto_adjust, fetched_at, newest_date)"
+        " VALUES ('yahoo', 'TCS.NS', 3, 'x', 'x')",
+    ):
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(sql)
+    # The migrated database is the one a new install gets, and today's store reads its rows.
+    fresh = store.open(tmp_path / "fresh.db")
+    assert migrations.schema_sql(conn) == migrations.schema_sql(fresh)
+    fresh.close()
+    conn.close()
+    conn = store.open(db)
+    imported = store.find_result(conn, "INFY.NS", on="2026-10-01")
+    assert imported is not None and imported["legacy_result_id"] == 77
+    assert imported["job_params"] == {} and imported["fetched_at"] is None
+    job = store.get_job(conn, 1)
+    assert job is not None and job["params"]["data_dir"] == "/d"
+    assert [s["note"] for s in store.job_stocks(conn, 1)] == [
+        "no new bars since 2026-11-26",
+        None,
+    ]
+    conn.close()
     oracle(db)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from stockscan import store
-from stockscan.db import open_db, transaction
+from stockscan.db import transaction
 from stockscan.locks import JobLock, owner_alive
 from tests.conftest import oracle, run_cli
 from tests.reliability.conftest import harness, one, start_harness
@@ -86,7 +86,7 @@ def test_a_stock_that_ends_failed_or_running_has_no_result(db_path: Path) -> Non
     """However a detail's status is written, succeeded ⇔ it points at a result: a stock that
     succeeded and is then started again and failed (a second owner's stale view) drops it."""
     harness("analyze", "--source", "demo", "A.NS", "B.NS", config=SOURCE)
-    conn: sqlite3.Connection = open_db(db_path)
+    conn: sqlite3.Connection = store.open(db_path)
     try:
         detail, job = conn.execute(
             "SELECT id, job_id FROM analysis_jobs_details WHERE ticker = 'A.NS'"
@@ -132,7 +132,7 @@ def test_the_lock_survives_other_handles_closing_and_probes_create_nothing(
         with JobLock(db_path, 8) as other:
             assert other.try_acquire()  # another job's byte is another lock
         for _ in range(3):  # other handles on the file open and close
-            open_db(db_path).close()
+            store.open(db_path).close()
             os.close(os.open(db_path, os.O_RDONLY))
         assert owner_alive(db_path, 7) and alive_elsewhere(db_path, 7)
         # SQLite's own locking still works around it: another process writes and reads.

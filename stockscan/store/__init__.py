@@ -1,0 +1,197 @@
+"""All SQL of stockscan, one module per table family. Every function takes a connection;
+writers expect to be called inside ``db.transaction()`` by their caller, which decides where
+transactions begin and end. This module re-exports the public names, so callers write
+``store.x`` whichever module ``x`` lives in.
+
+Timestamps are ISO-8601 UTC text; market dates are ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from stockscan import db, migrations
+from stockscan.store.base import (
+    ACTIVE_JOB_STATUSES,
+    COUNTED_STOCK_STATUSES,
+    REAL_SOURCES,
+    TERMINAL_JOB_STATUSES,
+    Row,
+    now_iso,
+)
+from stockscan.store.jobs import (
+    Job,
+    JobStock,
+    LiveJob,
+    PendingStock,
+    adopt_job,
+    count_jobs,
+    create_job,
+    fail_stock,
+    find_active_job,
+    finish_job,
+    get_job,
+    interrupt_job,
+    job_stocks,
+    keep_result,
+    list_jobs,
+    newest_job_id,
+    running_jobs,
+    save_result,
+    start_stock,
+    unfinished_stocks,
+)
+from stockscan.store.legacy import (
+    finish_legacy_import,
+    insert_legacy_job,
+    insert_legacy_result,
+    insert_legacy_watchlist,
+    link_watchlist_to_latest,
+    record_legacy_ticker,
+)
+from stockscan.store.prices import (
+    PriceBarRow,
+    PriceFetch,
+    merge_price_bars,
+    price_bars,
+    price_cache_size,
+    price_fetch,
+    price_prune_effects,
+    prune_prices,
+)
+from stockscan.store.results import (
+    RESULT_COLUMNS,
+    HistoryRow,
+    Result,
+    ResultDetail,
+    ResultPair,
+    export_query,
+    find_result,
+    find_result_query,
+    history_query,
+    iter_results,
+    latest_query,
+    latest_results,
+    newest_market_date,
+    report_stocks,
+    report_stocks_query,
+    result_history,
+    result_pairs,
+    tickers_without_results,
+    tickers_without_results_query,
+)
+from stockscan.store.retention import (
+    RAW_PRUNED_KEY,
+    TABLES,
+    active_jobs,
+    check,
+    delete_demo_results,
+    delete_future_results,
+    delete_jobs,
+    demo_prune_effects,
+    future_prune_effects,
+    job_prune_effects,
+    prune_raw,
+    raw_prune_effects,
+    storage,
+    table_counts,
+    terminal_jobs,
+    vacuum,
+)
+from stockscan.store.watchlist import (
+    add_to_watchlist,
+    remove_from_watchlist,
+    watchlist_rows,
+    watchlist_tickers,
+)
+
+
+def open(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open the database at ``path`` and migrate it: opening the store is migrating it, so a
+    new database and an old one are handled the same (see ``db.open_db`` for ``create``)."""
+    return db.open_db(path, create=create, setup=migrations.migrate)
+
+
+__all__ = [
+    "ACTIVE_JOB_STATUSES",
+    "COUNTED_STOCK_STATUSES",
+    "HistoryRow",
+    "Job",
+    "JobStock",
+    "LiveJob",
+    "PendingStock",
+    "PriceBarRow",
+    "PriceFetch",
+    "RAW_PRUNED_KEY",
+    "REAL_SOURCES",
+    "RESULT_COLUMNS",
+    "Result",
+    "ResultDetail",
+    "ResultPair",
+    "Row",
+    "TABLES",
+    "TERMINAL_JOB_STATUSES",
+    "active_jobs",
+    "add_to_watchlist",
+    "adopt_job",
+    "check",
+    "count_jobs",
+    "create_job",
+    "delete_demo_results",
+    "delete_future_results",
+    "delete_jobs",
+    "demo_prune_effects",
+    "export_query",
+    "fail_stock",
+    "find_active_job",
+    "find_result",
+    "find_result_query",
+    "finish_job",
+    "finish_legacy_import",
+    "future_prune_effects",
+    "get_job",
+    "history_query",
+    "insert_legacy_job",
+    "insert_legacy_result",
+    "insert_legacy_watchlist",
+    "interrupt_job",
+    "iter_results",
+    "job_prune_effects",
+    "job_stocks",
+    "keep_result",
+    "latest_query",
+    "latest_results",
+    "link_watchlist_to_latest",
+    "list_jobs",
+    "merge_price_bars",
+    "newest_job_id",
+    "newest_market_date",
+    "now_iso",
+    "open",
+    "price_bars",
+    "price_cache_size",
+    "price_fetch",
+    "price_prune_effects",
+    "prune_prices",
+    "prune_raw",
+    "raw_prune_effects",
+    "record_legacy_ticker",
+    "remove_from_watchlist",
+    "report_stocks",
+    "report_stocks_query",
+    "result_history",
+    "result_pairs",
+    "running_jobs",
+    "save_result",
+    "start_stock",
+    "storage",
+    "table_counts",
+    "terminal_jobs",
+    "tickers_without_results",
+    "tickers_without_results_query",
+    "unfinished_stocks",
+    "vacuum",
+    "watchlist_rows",
+    "watchlist_tickers",
+]
