@@ -38,7 +38,8 @@ from stockscan.position import DEFAULT_MAX_POSITION_PCT, DEFAULT_SIDES
 if TYPE_CHECKING:
     from stockscan.analysis.model import Analysis, Bars
     from stockscan.position import Band, Position, TradePlan
-    from stockscan.sources import PriceSource, SourceName, Tuning
+    from stockscan.sources import PriceSource, Tuning
+    from stockscan.vocab import SourceName
 
 DEFAULT_CAPITAL = 100_000.0
 DEFAULT_RISK_PCT = 1.0

@@ -22,8 +22,8 @@ from typing import IO, Any
 
 from stockscan import store
 from stockscan.db import changes, file_bytes, transaction, unspilled
-from stockscan.errors import UsageError
-from stockscan.jobs import JobInterrupted, claim_job
+from stockscan.errors import JobInterrupted, UsageError
+from stockscan.jobs import claim_job
 from stockscan.legacy.mapping import (
     UNKNOWN_SOURCE_REPAIR,
     JobWindows,

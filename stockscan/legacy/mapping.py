@@ -19,8 +19,8 @@ from typing import Any
 
 from stockscan.errors import UsageError
 from stockscan.tickers import normalise
+from stockscan.vocab import VERDICTS
 
-VERDICTS = ("STRONG_BUY", "BUY", "HOLD", "SELL", "STRONG_SELL")
 RESULT_STATUSES = {"completed": "complete", "complete": "complete", "partial": "partial"}
 SOURCES = {"yahoo": "yahoo", "yfinance": "yahoo", "demo": "demo", "csv": "csv"}
 # Old job statuses that are an end state; every other one (processing, pending, NULL, …) was

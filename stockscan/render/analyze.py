@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from stockscan import clock
 from stockscan.errors import UsageError
 from stockscan.jobs import StockOutcome
 from stockscan.render.base import SOURCE_NOTES, fmt, rich_stdout, safe, say
@@ -104,7 +104,7 @@ class JobReporter:
         """Append a line, time-stamped, to the --log-file: the record a cron job leaves."""
         if self.log is None:
             return
-        stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+        stamp = clock.now().astimezone().isoformat(timespec="seconds")
         try:
             self.log.write(f"{stamp} {safe(line)}\n")
             self.log.flush()

@@ -17,7 +17,7 @@ import numpy as np
 
 from stockscan.analysis.model import Bars
 from stockscan.errors import StockError
-from stockscan.sources import Fetched, PriceSource, Provenance
+from stockscan.sources.base import Fetched, PriceSource, Provenance
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from stockscan.analysis.model import Bars
 from stockscan.market import last_weekday
-from stockscan.sources import Fetched, PriceSource, Provenance
+from stockscan.sources.base import Fetched, PriceSource, Provenance
 
 EPOCH = np.datetime64("2021-01-01", "D")
 HORIZON_BARS = 10000  # weekdays from EPOCH: covers dates to the 2050s

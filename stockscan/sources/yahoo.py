@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 from stockscan import clock
 from stockscan.analysis.model import Bars
 from stockscan.errors import SourceUnavailable, StockError, UsageError
-from stockscan.sources import Fetched, PriceSource, Provenance
 from stockscan.sources import yahoo_http as http
+from stockscan.sources.base import Fetched, PriceSource, Provenance
 from stockscan.sources.pool import FetchAhead, RateBudget, Stopped
 from stockscan.sources.yahoo_frames import BAR_FINAL_AFTER, market_may_be_open, normalise_history
 

@@ -6,21 +6,29 @@ Timestamps are ISO-8601 UTC text; market dates are ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 from typing import Any, TypeVar, cast
 
+from stockscan.clock import now_iso  # the store's timestamps: the one clock, to the ms
+from stockscan.vocab import (
+    ACTIVE_JOB_STATUSES,
+    COUNTED_STOCK_STATUSES,
+    REAL_SOURCES,
+    TERMINAL_JOB_STATUSES,
+)
+
 Row = TypeVar("Row")
 
-ACTIVE_JOB_STATUSES = ("running", "interrupted")
-TERMINAL_JOB_STATUSES = ("succeeded", "partial", "failed")
-COUNTED_STOCK_STATUSES = ("succeeded", "failed", "skipped")
-REAL_SOURCES = ("yahoo", "csv")
 
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+# Spelled in stockscan.vocab; the store's modules take them from here.
+__all__ = [
+    "ACTIVE_JOB_STATUSES",
+    "COUNTED_STOCK_STATUSES",
+    "REAL_SOURCES",
+    "TERMINAL_JOB_STATUSES",
+    "now_iso",
+]
 
 
 def _decoded(params: str | None) -> dict[str, Any] | None:
