@@ -26,7 +26,8 @@ from stockscan.cli.options import (
     SourceChoice,
     SourceOption,
 )
-from stockscan.jobs import DEFAULT_CAPITAL, DEFAULT_MAX_POSITION_PCT, DEFAULT_RISK_PCT
+from stockscan.position import DEFAULT_MAX_POSITION_PCT
+from stockscan.request import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
 
 
 @app.command(

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stockscan.jobs import stored_position
 from stockscan.render.base import (
     SOURCE_NOTES,
     fmt,
@@ -18,6 +17,7 @@ from stockscan.render.base import (
     table,
     warning,
 )
+from stockscan.request import stored_position
 
 if TYPE_CHECKING:
     from stockscan.jobs import JobOutcome

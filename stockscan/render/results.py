@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from stockscan.render.base import SOURCE_NOTES, fmt, local_time, note, say, table
+from stockscan.request import stored_position
 
 DEMO_NOTE = (
     "DEMO rows are synthetic prices, not market data; `stockscan db prune --demo` deletes them."
@@ -168,8 +169,6 @@ def result_document(row: Mapping[str, Any]) -> dict[str, Any]:
 def _job_position(row: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The writing job's sides and cap, and what they make of the plan (null for a result of
     another scoring version or a job from before them)."""
-    from stockscan.jobs import stored_position
-
     held = stored_position(row["ticker"], row, params)
     extra = {"sides": params.get("sides"), "max_position_pct": params.get("max_position_pct")}
     if held is None:
