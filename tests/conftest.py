@@ -101,7 +101,7 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
 
 
 def oracle(db: Path, *, dead_owners: bool = False, runs: Sequence[tuple[int, str]] = ()) -> None:
-    """The invariants that hold after any command, crash or prune (notes/reliability.md).
+    """The invariants that hold after any command, crash or prune (docs/architecture.md).
 
     Called once the processes that ran on ``db`` have exited. ``dead_owners``: a job may be left
     ``running`` under a dead owner (one died of SIGKILL, which nothing can clean up after; the

@@ -99,9 +99,10 @@ def history_table(ticker: str, rows: list[dict[str, Any]]) -> None:
 
 
 def result_document(row: Mapping[str, Any]) -> dict[str, Any]:
-    """``results show --json``: the result, its trade plan, ``indicators`` and ``components``
-    (DESIGN.md), and where it came from. Indicators and components are null once the raw data
-    has been pruned (``db prune --raw-older-than``); ``provenance.raw_data`` says so."""
+    """``results show --json``: the result, its trade plan, ``indicators`` (every indicator at
+    the last bar) and ``components`` (the parts of the score), and where it came from.
+    Indicators and components are null once the raw data has been pruned (``db prune
+    --raw-older-than``); ``provenance.raw_data`` says so."""
     from stockscan.store import RAW_PRUNED_KEY, RESULT_COLUMNS
 
     payload = json.loads(row["raw_payload"]) if row["raw_payload"] else None

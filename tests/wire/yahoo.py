@@ -4,9 +4,9 @@ Nothing of yfinance is replaced. ``install_client(url)`` rewrites the address of
 curl_cffi sends (``https://query2.finance.yahoo.com/v8/...`` becomes
 ``http://127.0.0.1:PORT/query2.finance.yahoo.com/v8/...``) and sends it for real, through
 libcurl, to a ``Wire`` server on the loopback. The address is an IP literal, so curl has no
-name to resolve (its Chrome impersonation resolves names even when told where to connect:
-notes/yahoo.md item 16); every answer is checked to have come from 127.0.0.1 (curl's own
-``primary_ip``), Python's resolver is made to raise, and proxies are bypassed.
+name to resolve (its Chrome impersonation resolves names even when told where to connect,
+so a host name would reach the real DNS); every answer is checked to have come from 127.0.0.1
+(curl's own ``primary_ip``), Python's resolver is made to raise, and proxies are bypassed.
 
 The answers are shaped after Yahoo's real ones; each says where its shape comes from. The
 URLs are the ones yfinance 1.7.0 requests (yfinance/data.py, base.py, scrapers/history.py,
@@ -54,7 +54,7 @@ WIRE_ENV = "STOCKSCAN_WIRE"  # the stand-in's base URL, for a child process
 COOKIE_HEADER = "A3=d=AQABBKx-wire-stand-in&S=AQAAAk; Max-Age=31557600; Path=/; HttpOnly"
 CRUMB = "Xy8sYvKr3Jk"  # getcrumb answers 200 text/plain with an 11-character crumb
 # The 429 body is literally this text (yfinance data.py tests for "Too Many Requests" in it;
-# notes/yahoo.md item 13: yfinance keeps it as its crumb afterwards).
+# after a 429 on getcrumb, yfinance keeps that body as its crumb and sends it on every request).
 TOO_MANY = "Edge: Too Many Requests"
 # Yahoo's chart error envelope, as yfinance reads it (history.py: data["chart"]["error"]
 # ["description"]); the 404 text is the one quoted in every "possibly delisted" issue.
@@ -293,7 +293,7 @@ class Wire:
         if zero_open is not None:
             for i, d in enumerate(days):
                 if d.isoformat() == zero_open:
-                    opens[i] = 0.0  # Yahoo sends these (notes/yahoo.md item 15)
+                    opens[i] = 0.0  # Yahoo sends these: a zero Open on one daily bar
         events: dict[str, Any] = {}
         dividend = self.scenario.get("dividend", {}).get(symbol)
         if dividend is not None and dividend["date"] in {d.isoformat() for d in days}:
