@@ -234,9 +234,7 @@ def run_job(conn: Connection, ticker: str, source_name: str, source: object) -> 
     return jobs.run(conn, request, jobs.SilentReporter(), source=source)  # type: ignore[arg-type]
 
 
-def test_provenance_is_stored_with_the_result(
-    conn: sqlite3.Connection, db_path: Path, market: FakeMarket
-) -> None:
+def test_provenance_is_stored_with_the_result(conn: sqlite3.Connection, market: FakeMarket) -> None:
     market.frames["TCS.NS"] = market_frame(FRIDAY)
     outcome = run_job(conn, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
     assert outcome.exit_code == 0
@@ -273,7 +271,7 @@ def test_results_show_prints_provenance(
 
 
 def test_demo_csv_and_yahoo_never_mix(
-    conn: sqlite3.Connection, db_path: Path, market: FakeMarket, tmp_path: Path
+    conn: sqlite3.Connection, market: FakeMarket, tmp_path: Path
 ) -> None:
     """Each result's source is the source whose bars it was computed from, and only Yahoo's
     bars enter the cache."""

@@ -247,7 +247,7 @@ def test_pool_gives_the_results_of_one_request_at_a_time(
 
 
 def test_pool_next_day_is_one_small_request_per_ticker_and_same_day_none(
-    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
+    conn: sqlite3.Connection, slow_market: FakeMarket
 ) -> None:
     scan(conn, ist(FRIDAY, 18), workers=4)
     slow_market.calls.clear()
@@ -262,7 +262,7 @@ def test_pool_next_day_is_one_small_request_per_ticker_and_same_day_none(
 
 
 def test_pool_split_in_one_ticker_refetches_only_its_history(
-    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
+    conn: sqlite3.Connection, slow_market: FakeMarket
 ) -> None:
     scan(conn, ist(FRIDAY, 18), workers=4)
     for i, ticker in enumerate(TICKERS):

@@ -82,9 +82,7 @@ def test_one_failing_stock_is_recorded_and_the_others_go_on(
     oracle(db_path)
 
 
-def test_an_unexpected_exception_is_a_compute_error_on_that_stock(
-    conn: sqlite3.Connection, db_path: Path
-) -> None:
+def test_an_unexpected_exception_is_a_compute_error_on_that_stock(conn: sqlite3.Connection) -> None:
     source = FakeSource(failures={"A.NS": ZeroDivisionError("float division by zero")})
     outcome = jobs.run(conn, request("A.NS", "B.NS"), Q, source=source)
     a = outcome.stocks[0]
@@ -93,7 +91,7 @@ def test_an_unexpected_exception_is_a_compute_error_on_that_stock(
     assert outcome.exit_code == 1
 
 
-def test_nothing_analysed_exits_4(conn: sqlite3.Connection, db_path: Path) -> None:
+def test_nothing_analysed_exits_4(conn: sqlite3.Connection) -> None:
     source = FakeSource(failures={"A.NS": StockError("no_data", "x")})
     outcome = jobs.run(conn, request("A.NS"), Q, source=source)
     assert outcome.job["status"] == "failed" and outcome.exit_code == 4
@@ -179,9 +177,7 @@ def test_a_dead_owners_job_is_adopted_by_the_same_command(
     oracle(db_path)
 
 
-def test_orphans_of_other_requests_are_marked_interrupted(
-    conn: sqlite3.Connection, db_path: Path
-) -> None:
+def test_orphans_of_other_requests_are_marked_interrupted(conn: sqlite3.Connection) -> None:
     with transaction(conn):
         orphan = store.create_job(
             conn, request_key="yesterday", source="csv", params={"capital": 1, "risk_pct": 1},
@@ -269,9 +265,7 @@ def test_a_connection_knows_its_canonical_path_and_locks_the_file_by_it(
             conn.close()
 
 
-def test_capital_and_risk_reach_the_quantity_and_are_stored(
-    conn: sqlite3.Connection, db_path: Path
-) -> None:
+def test_capital_and_risk_reach_the_quantity_and_are_stored(conn: sqlite3.Connection) -> None:
     small = jobs.run(conn, request("A.NS", capital=10_000, risk_pct=1), Q,
                      source=FakeSource())  # fmt: skip
     big = jobs.run(conn, request("A.NS", capital=1_000_000, risk_pct=1), Q,
@@ -292,9 +286,7 @@ def test_bad_money_parameters_are_usage_errors(capital: float, risk: float) -> N
         request("A.NS", capital=capital, risk_pct=risk)
 
 
-def test_watchlist_links_follow_the_latest_analysis(
-    conn: sqlite3.Connection, db_path: Path
-) -> None:
+def test_watchlist_links_follow_the_latest_analysis(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO watchlist (ticker, added_at) VALUES ('A.NS', 'now')")
     outcome = jobs.run(conn, request("A.NS"), Q, source=FakeSource())
     row = conn.execute(

@@ -120,7 +120,7 @@ def test_jobs_prune_deletes_finished_jobs_and_keeps_their_results(
     oracle(db_path)
 
 
-def test_jobs_prune_respects_the_age(filled: sqlite3.Connection, db_path: Path) -> None:
+def test_jobs_prune_respects_the_age(filled: sqlite3.Connection) -> None:
     report = retention.prune_jobs(filled, older_than_days=1)
     assert report.job_ids == [] and len(job_ids(filled)["succeeded"]) == 6
     with pytest.raises(UsageError, match="--older-than -1"):

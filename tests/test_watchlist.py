@@ -139,7 +139,7 @@ def test_scan_links_the_watchlist_and_skips_what_has_no_new_bars(
     oracle(db_path)
 
 
-def test_watchlist_list_marks_stale_rows(conn: sqlite3.Connection, db_path: Path) -> None:
+def test_watchlist_list_marks_stale_rows(conn: sqlite3.Connection) -> None:
     from stockscan.db import transaction
 
     with transaction(conn):
@@ -209,9 +209,7 @@ def test_change_events(pair: dict[str, object], expected: list[str]) -> None:
     assert events(pair) == expected
 
 
-def test_results_changes_compares_with_the_previous_analysis(
-    conn: sqlite3.Connection, db_path: Path
-) -> None:
+def test_results_changes_compares_with_the_previous_analysis(conn: sqlite3.Connection) -> None:
     tickers = tuple(f"CH{i:02d}.NS" for i in range(40))
     for end in ("2026-10-30", "2026-11-27"):
         jobs.run(conn, jobs.JobRequest(tickers=tickers, source="csv"),
@@ -228,7 +226,7 @@ def test_results_changes_compares_with_the_previous_analysis(
     assert code == 2 and "--since" in err
 
 
-def test_results_changes_table(conn: sqlite3.Connection, db_path: Path) -> None:
+def test_results_changes_table(conn: sqlite3.Connection) -> None:
     tickers = tuple(f"CH{i:02d}.NS" for i in range(40))
     for end in ("2026-10-30", "2026-11-27"):
         jobs.run(conn, jobs.JobRequest(tickers=tickers, source="csv"),
