@@ -81,11 +81,11 @@ def import_legacy(
     progress: Callable[[str], None] | None = None,
     db_bytes_before: int | None = None,
 ) -> LegacyReport:
-    """Import ``legacy`` into the database ``into`` (its connection); return the report.
+    """Import ``legacy`` into ``into``, the database's connection; return the report.
 
-    ``into`` is the path of a database that does not exist yet for a dry run into it: the run
-    is made against a blank database made for it in a temporary directory (nothing can be
-    present in it), and the target is not even created.
+    ``into`` is a path only for a dry run into a database that does not exist yet: it runs
+    against a blank database made for it in a temporary directory (nothing can be present in
+    it), and the target is not even created.
     """
 
     def importer(conn: Connection, shown: Path | None = None) -> Importer:
