@@ -105,7 +105,7 @@ def scan(
         )
         request = jobs.JobRequest(tickers=tuple(tickers), source="yahoo")
         start = time.perf_counter()
-        outcome = jobs.run(conn, db, request, jobs.SilentReporter(), source=source)
+        outcome = jobs.run(conn, request, jobs.SilentReporter(), source=source)
         elapsed = time.perf_counter() - start
     finally:
         conn.close()

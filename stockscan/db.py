@@ -53,12 +53,25 @@ def file_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, wal) if p.exists())
 
 
-def connect(path: Path) -> sqlite3.Connection:
+class Connection(sqlite3.Connection):
+    """A connection that knows the file it opened: ``path``, canonical (:func:`canonical_path`),
+    names the database for the job locks (stockscan.locks), the messages and the file's size,
+    so a connection and its path never travel as a pair."""
+
+    path: Path
+
+
+def connect(path: Path) -> Connection:
     """Open ``path`` with the house pragmas. Does not create the parent directory."""
     conn = sqlite3.connect(
-        str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True
+        str(path),
+        isolation_level=None,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=True,
+        factory=Connection,
     )
     try:
+        conn.path = canonical_path(path)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         _use_wal(conn)
@@ -83,7 +96,7 @@ def is_busy(exc: sqlite3.Error) -> bool:
 
 def open_db(
     path: Path, *, create: bool = True, setup: Callable[[sqlite3.Connection], object]
-) -> sqlite3.Connection:
+) -> Connection:
     """Open the database at ``path`` and run ``setup`` on the new connection (``store.open``
     migrates it there).
 
@@ -115,7 +128,7 @@ def open_db(
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     with translate_errors(path):
         while True:
-            conn: sqlite3.Connection | None = None
+            conn: Connection | None = None
             try:
                 conn = connect(path)
                 setup(conn)

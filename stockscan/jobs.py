@@ -16,11 +16,10 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from stockscan import signals, store
-from stockscan.db import describe, is_busy, transaction
+from stockscan.db import Connection, describe, is_busy, transaction
 from stockscan.errors import (
     EXIT_NOTHING_ANALYSED,
     EXIT_OK,
@@ -101,8 +100,7 @@ class SilentReporter:
 
 
 def run(
-    conn: sqlite3.Connection,
-    db_path: Path,
+    conn: Connection,
     request: JobRequest,
     reporter: Reporter,
     *,
@@ -117,15 +115,14 @@ def run(
     key = request.key(run_date, SCORING_VERSION)
     lock: JobLock | None = None
     try:
-        _refuse_if_owned(conn, db_path, store.find_active_job(conn, key))
+        _refuse_if_owned(conn, store.find_active_job(conn, key))
         with (
-            _owner_checked_on_busy(conn, db_path, lambda: store.find_active_job(conn, key)),
+            _owner_checked_on_busy(conn, lambda: store.find_active_job(conn, key)),
             transaction(conn),
         ):
-            _interrupt_orphans(conn, db_path, except_key=key)
+            _interrupt_orphans(conn, except_key=key)
             claimed = claim_job(
                 conn,
-                db_path,
                 key,
                 lambda pid, host: store.create_job(
                     conn,
@@ -155,8 +152,7 @@ class Claim:
 
 
 def claim_job(
-    conn: sqlite3.Connection,
-    db_path: Path,
+    conn: Connection,
     request_key: str,
     create: Callable[[int, str], int],
 ) -> Claim:
@@ -169,7 +165,7 @@ def claim_job(
     pid, host = os.getpid(), _hostname()
     existing = store.find_active_job(conn, request_key)
     if existing is not None:
-        lock = JobLock(db_path, existing["id"])
+        lock = JobLock(conn.path, existing["id"])
         if not lock.try_acquire():
             raise JobAlreadyRunning(existing["id"], existing["owner_pid"], existing["owner_host"])
         try:
@@ -179,15 +175,14 @@ def claim_job(
             raise
         return Claim(int(existing["id"]), lock, resumed=True)
     job_id = create(pid, host)
-    lock = JobLock(db_path, job_id)
+    lock = JobLock(conn.path, job_id)
     if not lock.try_acquire():  # pragma: no cover - a new id has never been locked
         raise RuntimeError(f"lock of new job {job_id} is held")
     return Claim(job_id, lock, resumed=False)
 
 
 def resume(
-    conn: sqlite3.Connection,
-    db_path: Path,
+    conn: Connection,
     job_id: int,
     reporter: Reporter,
     *,
@@ -195,11 +190,11 @@ def resume(
     tuning: Tuning | None = None,
 ) -> JobOutcome:
     """Continue job ``job_id``: redo every stock not yet succeeded, with the job's parameters."""
-    lock = JobLock(db_path, job_id)
+    lock = JobLock(conn.path, job_id)
     try:
-        _refuse_if_owned(conn, db_path, store.get_job(conn, job_id))
+        _refuse_if_owned(conn, store.get_job(conn, job_id))
         with (
-            _owner_checked_on_busy(conn, db_path, lambda: store.get_job(conn, job_id)),
+            _owner_checked_on_busy(conn, lambda: store.get_job(conn, job_id)),
             transaction(conn),
         ):
             job = store.get_job(conn, job_id)
@@ -237,9 +232,7 @@ def resume(
         lock.release()
 
 
-def _refuse_if_owned(
-    conn: sqlite3.Connection, db_path: Path, job: Mapping[str, Any] | None
-) -> None:
+def _refuse_if_owned(conn: Connection, job: Mapping[str, Any] | None) -> None:
     """Exit 3 when ``job`` has a live owner, whatever that owner is doing.
 
     Called with a job found by a plain read, before asking for the write lock: a WAL reader
@@ -247,13 +240,13 @@ def _refuse_if_owned(
     debugger, a closed laptop lid) is reported as running at once, not as a database locked
     for 5 s.
     """
-    if job is not None and owner_alive(db_path, job["id"]):
+    if job is not None and owner_alive(conn.path, job["id"]):
         raise JobAlreadyRunning(job["id"], job["owner_pid"], job["owner_host"])
 
 
 @contextmanager
 def _owner_checked_on_busy(
-    conn: sqlite3.Connection, db_path: Path, find: Callable[[], Mapping[str, Any] | None]
+    conn: Connection, find: Callable[[], Mapping[str, Any] | None]
 ) -> Iterator[None]:
     """If the write lock cannot be had in time, look again (a read) before reporting a locked
     database: the job may have gained a live owner since the first look."""
@@ -261,7 +254,7 @@ def _owner_checked_on_busy(
         yield
     except sqlite3.OperationalError as exc:
         if is_busy(exc):
-            _refuse_if_owned(conn, db_path, find())
+            _refuse_if_owned(conn, find())
         raise
 
 
@@ -271,13 +264,13 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
-def _interrupt_orphans(conn: sqlite3.Connection, db_path: Path, *, except_key: str) -> None:
+def _interrupt_orphans(conn: Connection, *, except_key: str) -> None:
     """Mark ``interrupted`` every running job of another request whose owner is dead.
 
     Only a free lock proves death; a live owner's job is left alone however old it is.
     """
     others = (job for job in store.running_jobs(conn) if job["request_key"] != except_key)
-    _, orphans = by_owner(db_path, others)
+    _, orphans = by_owner(conn.path, others)
     for job in orphans:
         store.interrupt_job(conn, job["id"], f"owner pid {job['owner_pid']} died before finishing")
 
@@ -453,12 +446,12 @@ def _keep_unchanged(
     )  # fmt: skip
 
 
-def with_liveness(db_path: Path, job: store.Job) -> store.LiveJob:
+def with_liveness(conn: Connection, job: store.Job) -> store.LiveJob:
     """The job with what its stored status means now, read from its lock, for listings:
     ``owner_alive`` (None unless the job is stored ``running``) and ``effective_status``,
     which is ``interrupted`` for a running job whose owner is gone. Nothing is written: the
     stored status stays until the same command, ``jobs resume`` or the orphan sweep of the
     next job changes it."""
-    alive = owner_alive(db_path, job["id"]) if job["status"] == "running" else None
+    alive = owner_alive(conn.path, job["id"]) if job["status"] == "running" else None
     status = "interrupted" if alive is False else job["status"]
     return store.LiveJob(**job, owner_alive=alive, effective_status=status)

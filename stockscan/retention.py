@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stockscan import clock, store
-from stockscan.db import changes, file_bytes, transaction
+from stockscan.db import Connection, changes, file_bytes, transaction
 from stockscan.errors import JobsRunning, UsageError
 from stockscan.locks import by_owner, lock_dir
 
@@ -134,14 +134,14 @@ def _check_days(option: str, days: int) -> None:
         raise UsageError(f"{option} {days}: must be 0 or more days")
 
 
-def live_jobs(conn: sqlite3.Connection, db_path: Path) -> list[store.Job]:
+def live_jobs(conn: Connection) -> list[store.Job]:
     """Running jobs whose owner process is alive (it holds the job's lock, stockscan.locks)."""
-    alive, _ = by_owner(db_path, store.running_jobs(conn))
+    alive, _ = by_owner(conn.path, store.running_jobs(conn))
     return alive
 
 
-def _refuse_while_running(conn: sqlite3.Connection, db_path: Path, what: str) -> None:
-    live = live_jobs(conn, db_path)
+def _refuse_while_running(conn: Connection, what: str) -> None:
+    live = live_jobs(conn)
     if live:
         job = live[0]
         raise JobsRunning(
@@ -180,8 +180,7 @@ def _prune_jobs_in_transaction(conn: sqlite3.Connection, report: JobPrune, ids: 
 
 
 def prune_jobs(
-    conn: sqlite3.Connection,
-    db_path: Path,
+    conn: Connection,
     *,
     older_than_days: int,
     dry_run: bool = False,
@@ -197,13 +196,12 @@ def prune_jobs(
         ids = store.terminal_jobs(conn, finished_before=cutoff)
         _prune_jobs_in_transaction(conn, report, ids)
     if not dry_run:
-        _remove_lock_files(report, db_path)
+        _remove_lock_files(report, conn.path)
     return report
 
 
 def prune_db(
-    conn: sqlite3.Connection,
-    db_path: Path,
+    conn: Connection,
     *,
     raw_older_than_days: int | None = None,
     demo: bool = False,
@@ -239,7 +237,7 @@ def prune_db(
         # this command waited for the lock is seen here, and none can start until COMMIT.
         # Pruning a million raw rows holds the write lock for seconds: a running scan would
         # stall.
-        _refuse_while_running(conn, db_path, "pruning")
+        _refuse_while_running(conn, "pruning")
         if demo:
             active = store.active_jobs(conn, source="demo")
             if active:
@@ -299,11 +297,11 @@ def prune_db(
             report.price_series_emptied = effects["series_emptied"]
             store.prune_prices(conn, **bounds)
     if report.demo_jobs is not None and not dry_run:
-        _remove_lock_files(report.demo_jobs, db_path)
+        _remove_lock_files(report.demo_jobs, conn.path)
     return report
 
 
-def vacuum(conn: sqlite3.Connection, db_path: Path) -> dict[str, int]:
+def vacuum(conn: Connection) -> dict[str, int]:
     """Rebuild the file to give free pages back to the disk; returns sizes before and after.
 
     SQLite cannot VACUUM inside a transaction, so the check that no job runs is made holding
@@ -313,13 +311,13 @@ def vacuum(conn: sqlite3.Connection, db_path: Path) -> dict[str, int]:
     (locked), its job left resumable, and nothing is lost.
     """
     with transaction(conn):
-        _refuse_while_running(conn, db_path, "vacuum")
+        _refuse_while_running(conn, "vacuum")
         free = store.storage(conn)
-    before = file_bytes(db_path)
+    before = file_bytes(conn.path)
     store.vacuum(conn)
     return {
         "bytes_before": before,
-        "bytes_after": file_bytes(db_path),
+        "bytes_after": file_bytes(conn.path),
         "free_pages_before": free["free_pages"],
         "page_size": free["page_size"],
     }

@@ -16,9 +16,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from stockscan.db import Connection
 
 DEAD_PROXY = "http://127.0.0.1:9"
 
@@ -59,7 +62,7 @@ def db_path(isolated: Path) -> Path:
 
 
 @pytest.fixture
-def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
+def conn(db_path: Path) -> Iterator[Connection]:
     from stockscan import store
 
     connection = store.open(db_path)

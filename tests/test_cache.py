@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from stockscan import jobs, store
+from stockscan.db import Connection
 from stockscan.errors import SourceUnavailable, StockError
 from stockscan.sources import get_source
 from stockscan.sources.cache import PriceCache, next_final_bar
@@ -228,18 +229,14 @@ def test_next_final_bar_skips_the_weekend() -> None:
 # --- through the job loop: provenance and sources that never mix ----------------------------
 
 
-def run_job(
-    conn: sqlite3.Connection, db_path: Path, ticker: str, source_name: str, source: object
-) -> jobs.JobOutcome:
+def run_job(conn: Connection, ticker: str, source_name: str, source: object) -> jobs.JobOutcome:
     request = jobs.JobRequest(tickers=(ticker,), source=source_name)  # type: ignore[arg-type]
-    return jobs.run(conn, db_path, request, jobs.SilentReporter(), source=source)  # type: ignore[arg-type]
+    return jobs.run(conn, request, jobs.SilentReporter(), source=source)  # type: ignore[arg-type]
 
 
-def test_provenance_is_stored_with_the_result(
-    conn: sqlite3.Connection, db_path: Path, market: FakeMarket
-) -> None:
+def test_provenance_is_stored_with_the_result(conn: sqlite3.Connection, market: FakeMarket) -> None:
     market.frames["TCS.NS"] = market_frame(FRIDAY)
-    outcome = run_job(conn, db_path, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
+    outcome = run_job(conn, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
     assert outcome.exit_code == 0
     row = store.find_result(conn, "TCS.NS")
     assert row is not None
@@ -247,7 +244,7 @@ def test_provenance_is_stored_with_the_result(
     assert row["source_version"].startswith("yfinance ") and row["auto_adjust"] == 1
     assert row["analysis_date"] == FRIDAY and row["status"] == "complete"
     # A re-run from the cache keeps the time the bars were really fetched.
-    run_job(conn, db_path, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 21)))
+    run_job(conn, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 21)))
     assert len(market.calls) == 1
     again = store.find_result(conn, "TCS.NS")
     assert again is not None and again["fetched_at"] == row["fetched_at"]
@@ -264,7 +261,7 @@ def test_results_show_prints_provenance(
     from tests.conftest import run_cli
 
     market.frames["TCS.NS"] = market_frame(FRIDAY)
-    run_job(conn, db_path, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
+    run_job(conn, "TCS.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
     shown = run_cli("results", "show", "TCS.NS", "--db", str(db_path), env={"TZ": "Asia/Kolkata"})
     assert shown.returncode == 0, shown.stderr
     assert "fetched      2026-11-27 18:00:00 IST by yfinance " in shown.stdout  # local time
@@ -274,7 +271,7 @@ def test_results_show_prints_provenance(
 
 
 def test_demo_csv_and_yahoo_never_mix(
-    conn: sqlite3.Connection, db_path: Path, market: FakeMarket, tmp_path: Path
+    conn: sqlite3.Connection, market: FakeMarket, tmp_path: Path
 ) -> None:
     """Each result's source is the source whose bars it was computed from, and only Yahoo's
     bars enter the cache."""
@@ -306,9 +303,9 @@ def test_demo_csv_and_yahoo_never_mix(
     }
     if str(demo.fetch("AAA.NS").bars.dates[-1]) != FRIDAY:
         pytest.skip("the demo's last weekday is not the fake market's Friday")
-    run_job(conn, db_path, "AAA.NS", "demo", demo)
-    run_job(conn, db_path, "BBB.NS", "csv", csv)
-    run_job(conn, db_path, "CCC.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
+    run_job(conn, "AAA.NS", "demo", demo)
+    run_job(conn, "BBB.NS", "csv", csv)
+    run_job(conn, "CCC.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
     for ticker, (source_name, close) in expected.items():
         row = store.find_result(conn, ticker)
         assert row is not None and row["analysis_source"] == source_name
@@ -318,11 +315,11 @@ def test_demo_csv_and_yahoo_never_mix(
         ("yahoo", "CCC.NS")
     }
     # Real data replaces demo data for the same date, with Yahoo's prices; demo never goes back.
-    run_job(conn, db_path, "AAA.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
+    run_job(conn, "AAA.NS", "yahoo", yahoo(conn, ist(FRIDAY, 18)))
     row = store.find_result(conn, "AAA.NS")
     assert row is not None and row["analysis_source"] == "yahoo"
     assert row["close"] == pytest.approx(market.frames["AAA.NS"]["Close"].iloc[-1])
-    assert run_job(conn, db_path, "AAA.NS", "demo", demo).stocks[0]["status"] == "skipped"
+    assert run_job(conn, "AAA.NS", "demo", demo).stocks[0]["status"] == "skipped"
     row = store.find_result(conn, "AAA.NS")
     assert row is not None and row["analysis_source"] == "yahoo"
 

@@ -23,7 +23,7 @@ from stockscan.charts.bars import ChartUnavailable, chart_data
 from stockscan.charts.report import candlestick_png, gather, to_html
 from stockscan.charts.terminal import render
 from stockscan.cli import app
-from stockscan.db import transaction
+from stockscan.db import Connection, transaction
 from stockscan.errors import EXIT_USAGE, StockError, UsageError
 from stockscan.sources.cache import PriceCache
 from stockscan.sources.demo import demo_bars
@@ -44,8 +44,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def analyse(
-    conn: sqlite3.Connection,
-    db: Path,
+    conn: Connection,
     day: str,
     *tickers: str,
     source: str = "demo",
@@ -61,7 +60,7 @@ def analyse(
         data_dir=str(data_dir) if data_dir else None,
     )
     fake = FakeSource(name=source, end=np.datetime64(day, "D"), failures=failures or {})
-    return jobs.run(conn, db, request, jobs.SilentReporter(), source=fake)
+    return jobs.run(conn, request, jobs.SilentReporter(), source=fake)
 
 
 def result(conn: sqlite3.Connection, ticker: str) -> dict[str, Any]:
@@ -81,8 +80,8 @@ def write_csv(directory: Path, ticker: str, bars: Bars) -> None:
 def demo_db(db_path: Path) -> Iterator[sqlite3.Connection]:
     """Demo results on Thursday, then Friday: the Friday job is the newest."""
     conn = store.open(db_path)
-    analyse(conn, db_path, THURSDAY, *TICKERS, n=1)
-    analyse(conn, db_path, FRIDAY, *TICKERS, n=2)
+    analyse(conn, THURSDAY, *TICKERS, n=1)
+    analyse(conn, FRIDAY, *TICKERS, n=2)
     yield conn
     conn.close()
 
@@ -177,7 +176,7 @@ def test_csv_chart_rereads_the_job_s_files(db_path: Path, tmp_path: Path) -> Non
     data_dir.mkdir()
     bars = demo_bars("TCS.NS", np.datetime64(FRIDAY, "D"))
     write_csv(data_dir, "TCS.NS", bars)
-    analyse(conn, db_path, FRIDAY, "TCS.NS", source="csv", data_dir=data_dir)
+    analyse(conn, FRIDAY, "TCS.NS", source="csv", data_dir=data_dir)
     row = result(conn, "TCS.NS")
     data = chart_data(conn, row, count=40, data_dir=str(data_dir))
     assert data.source == "csv" and data.bars.close[-1] == row["close"]
@@ -343,7 +342,7 @@ def test_report_of_a_demo_scan(demo_db: sqlite3.Connection, tmp_path: Path) -> N
 
 def test_report_changes_failures_and_escaping(db_path: Path, tmp_path: Path) -> None:
     conn = store.open(db_path)
-    analyse(conn, db_path, THURSDAY, *TICKERS, n=1)
+    analyse(conn, THURSDAY, *TICKERS, n=1)
     with transaction(conn):  # Thursday's TCS.NS said HOLD: Friday's verdict is a move
         conn.execute(
             "UPDATE analysis_results SET verdict = 'HOLD' WHERE ticker = 'TCS.NS'"
@@ -351,7 +350,7 @@ def test_report_changes_failures_and_escaping(db_path: Path, tmp_path: Path) -> 
             (THURSDAY,),
         )
     hostile = StockError("no_data", "<script>alert('x')</script> & friends")
-    analyse(conn, db_path, FRIDAY, *TICKERS, "BAD.NS", failures={"BAD.NS": hostile}, n=2)
+    analyse(conn, FRIDAY, *TICKERS, "BAD.NS", failures={"BAD.NS": hostile}, n=2)
     job = store.get_job(conn, 2)
     assert job is not None
     page = to_html(gather(conn, job))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from stockscan import jobs, store
+from stockscan.db import Connection
 from stockscan.errors import SourceUnavailable, UsageError
 from stockscan.sources import Tuning, get_source
 from stockscan.sources.cache import PriceCache
@@ -206,14 +207,14 @@ def slow_market(monkeypatch: pytest.MonkeyPatch) -> FakeMarket:
 
 
 def scan(
-    conn: sqlite3.Connection, db: Path, now: dt.datetime, *, workers: int, **options: object
+    conn: Connection, now: dt.datetime, *, workers: int, **options: object
 ) -> tuple[YahooSource, jobs.JobOutcome]:
     source = YahooSource(
         cache=PriceCache(conn), now=lambda: now, sleep=lambda s: None, workers=workers,
         backoff_s=0.001, **options,  # type: ignore[arg-type]
     )  # fmt: skip
     request = jobs.JobRequest(tickers=TICKERS, source="yahoo")
-    return source, jobs.run(conn, db, request, jobs.SilentReporter(), source=source)
+    return source, jobs.run(conn, request, jobs.SilentReporter(), source=source)
 
 
 def results(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
@@ -228,7 +229,7 @@ def test_pool_gives_the_results_of_one_request_at_a_time(
 ) -> None:
     from stockscan import store
 
-    source, outcome = scan(conn, db_path, ist(FRIDAY, 18), workers=4)
+    source, outcome = scan(conn, ist(FRIDAY, 18), workers=4)
     assert outcome.exit_code == 0 and outcome.job["succeeded"] == len(TICKERS)
     assert source.calls == len(TICKERS) and slow_market.most == 4
     # The job's stocks are recorded in the requested order, whatever order downloads finished.
@@ -237,7 +238,7 @@ def test_pool_gives_the_results_of_one_request_at_a_time(
     other = store.open(other_db)
     try:
         slow_market.most = 0
-        _, alone = scan(other, other_db, ist(FRIDAY, 18), workers=1)
+        _, alone = scan(other, ist(FRIDAY, 18), workers=1)
         assert alone.exit_code == 0 and slow_market.most == 1
         assert results(other) == results(conn)
     finally:
@@ -246,29 +247,29 @@ def test_pool_gives_the_results_of_one_request_at_a_time(
 
 
 def test_pool_next_day_is_one_small_request_per_ticker_and_same_day_none(
-    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
+    conn: sqlite3.Connection, slow_market: FakeMarket
 ) -> None:
-    scan(conn, db_path, ist(FRIDAY, 18), workers=4)
+    scan(conn, ist(FRIDAY, 18), workers=4)
     slow_market.calls.clear()
-    again, _ = scan(conn, db_path, ist(FRIDAY, 20), workers=4)
+    again, _ = scan(conn, ist(FRIDAY, 20), workers=4)
     assert again.calls == 0 and slow_market.calls == []
     for i, ticker in enumerate(TICKERS):
         slow_market.frames[ticker] = market_frame(MONDAY, scale=1 + i / 10)
-    monday, outcome = scan(conn, db_path, ist(MONDAY, 18), workers=4)
+    monday, outcome = scan(conn, ist(MONDAY, 18), workers=4)
     assert outcome.exit_code == 0 and monday.calls == len(TICKERS)
     assert all("start" in call for call in slow_market.calls)
     assert {r[1] for r in results(conn)} == {FRIDAY, MONDAY}
 
 
 def test_pool_split_in_one_ticker_refetches_only_its_history(
-    conn: sqlite3.Connection, db_path: Path, slow_market: FakeMarket
+    conn: sqlite3.Connection, slow_market: FakeMarket
 ) -> None:
-    scan(conn, db_path, ist(FRIDAY, 18), workers=4)
+    scan(conn, ist(FRIDAY, 18), workers=4)
     for i, ticker in enumerate(TICKERS):
         slow_market.frames[ticker] = market_frame(MONDAY, scale=1 + i / 10)
     slow_market.frames[TICKERS[5]] = market_frame(MONDAY, scale=(1 + 5 / 10) / 2)  # 2:1 split
     slow_market.calls.clear()
-    monday, outcome = scan(conn, db_path, ist(MONDAY, 18), workers=4)
+    monday, outcome = scan(conn, ist(MONDAY, 18), workers=4)
     assert outcome.exit_code == 0 and monday.calls == len(TICKERS) + 1
     whole = [c["ticker"] for c in slow_market.calls if "period" in c]
     assert whole == [TICKERS[5]]
@@ -283,7 +284,7 @@ def test_pool_network_down_trips_the_breaker_and_stops_the_workers(
 ) -> None:
     slow_market.errors = [OSError("Could not resolve host") for _ in range(1000)]
     with pytest.raises(SourceUnavailable, match="network looks down"):
-        scan(conn, db_path, ist(FRIDAY, 18), workers=4)
+        scan(conn, ist(FRIDAY, 18), workers=4)
     job = store.get_job(conn, 1)
     assert job is not None and job["status"] == "interrupted"
     stocks = store.job_stocks(conn, 1)
@@ -304,11 +305,11 @@ def test_pool_rate_limit_outlasting_retries_stops_the_run_resumable(
 
     slow_market.errors = [YFRateLimitError() for _ in range(1000)]
     with pytest.raises(SourceUnavailable, match="rate-limiting"):
-        scan(conn, db_path, ist(FRIDAY, 18), workers=4, max_requests_per_s=1000.0)
+        scan(conn, ist(FRIDAY, 18), workers=4, max_requests_per_s=1000.0)
     assert {s["status"] for s in store.job_stocks(conn, 1)} == {"pending"}
     slow_market.errors.clear()
     source = YahooSource(cache=PriceCache(conn), now=lambda: ist(FRIDAY, 18), workers=4)
-    outcome = jobs.resume(conn, db_path, 1, jobs.SilentReporter(), source=source)
+    outcome = jobs.resume(conn, 1, jobs.SilentReporter(), source=source)
     assert outcome.exit_code == 0 and outcome.job["succeeded"] == len(TICKERS)
     oracle(db_path)
 

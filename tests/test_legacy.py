@@ -427,7 +427,7 @@ def test_a_dry_run_while_the_same_file_is_imported_elsewhere_exits_3_as_the_real
     with JobLock(db_path, job_id) as lock:
         assert lock.try_acquire()
         with legacy.open_legacy(old_db) as old, pytest.raises(JobAlreadyRunning):
-            legacy.import_legacy(old, conn, db_path, dry_run=True)
+            legacy.import_legacy(old, conn, dry_run=True)
     assert rows(db_path, "SELECT count(*) FROM watchlist") == [(0,)]
     with transaction(conn):
         store.interrupt_job(conn, job_id, "the test is over")
@@ -561,7 +561,7 @@ def test_stockscans_own_result_for_the_same_day_is_kept(
     tmp_path: Path, db_path: Path, conn: sqlite3.Connection
 ) -> None:
     outcome = jobs.run(
-        conn, db_path, jobs.JobRequest(("TCS.NS",), "csv"), jobs.SilentReporter(),
+        conn, jobs.JobRequest(("TCS.NS",), "csv"), jobs.SilentReporter(),
         source=FakeSource(),
     )  # fmt: skip
     native = rows(db_path, "SELECT id, score, analysis_source FROM analysis_results")
@@ -597,12 +597,12 @@ def test_reanalysing_an_imported_day_makes_it_stockscans_own(
     import_json(str(old))
     # demo never replaces a result whose source is unknown: it may have been real data
     demo = jobs.run(
-        conn, db_path, jobs.JobRequest(("TCS.NS",), "demo"), jobs.SilentReporter(),
+        conn, jobs.JobRequest(("TCS.NS",), "demo"), jobs.SilentReporter(),
         source=FakeSource(name="demo"),
     )  # fmt: skip
     assert demo.stocks[0]["status"] == "skipped"
     real = jobs.run(
-        conn, db_path, jobs.JobRequest(("TCS.NS", "INFY.NS"), "csv"), jobs.SilentReporter(),
+        conn, jobs.JobRequest(("TCS.NS", "INFY.NS"), "csv"), jobs.SilentReporter(),
         source=FakeSource(),
     )  # fmt: skip
     assert [s["status"] for s in real.stocks] == ["succeeded", "succeeded"]
@@ -661,7 +661,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
     monkeypatch.setattr(store, "insert_legacy_result", flaky_insert)
     conn = store.open(db_path)
     with legacy.open_legacy(old_db) as old, pytest.raises(JobInterrupted, match="resumable"):
-        legacy.import_legacy(old, conn, db_path)
+        legacy.import_legacy(old, conn)
     job = rows(db_path, "SELECT id, status FROM analysis_jobs WHERE source = 'legacy'"
                " AND legacy_job_id IS NULL")  # fmt: skip
     assert [status for _, status in job] == ["interrupted"]
@@ -670,7 +670,7 @@ def test_an_interrupted_import_is_continued_by_the_same_command(
     oracle(db_path)
 
     with legacy.open_legacy(old_db) as old:
-        report = legacy.import_legacy(old, conn, db_path).as_json()
+        report = legacy.import_legacy(old, conn).as_json()
     conn.close()
     assert report["job_id"] == job[0][0]  # the same job, continued
     assert report["results"]["imported"] == 4 and report["results"]["already_imported"] == 4
@@ -695,7 +695,7 @@ def test_an_import_of_the_same_file_running_elsewhere_is_refused(
     with JobLock(db_path, job_id) as lock:
         assert lock.try_acquire()
         with legacy.open_legacy(old_db) as old, pytest.raises(JobAlreadyRunning):
-            legacy.import_legacy(old, conn, db_path)
+            legacy.import_legacy(old, conn)
     assert rows(db_path, "SELECT count(*) FROM analysis_results") == [(0,)]
     conn.close()
 
@@ -716,7 +716,7 @@ def test_memory_stays_bounded_whatever_the_size_of_the_rows(tmp_path: Path, db_p
     tracemalloc.start()
     try:
         with legacy.open_legacy(old) as opened:
-            report = legacy.import_legacy(opened, conn, db_path).as_json()
+            report = legacy.import_legacy(opened, conn).as_json()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

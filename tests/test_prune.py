@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from stockscan import jobs, retention, store
 from stockscan.cli import app
-from stockscan.db import transaction
+from stockscan.db import Connection, transaction
 from stockscan.errors import SourceUnavailable, UsageError
 from stockscan.locks import JobLock, lock_dir
 from tests.conftest import oracle, run_cli
@@ -32,8 +32,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def analyse(
-    conn: sqlite3.Connection,
-    db: Path,
+    conn: Connection,
     day: str,
     *tickers: str,
     source: str = "csv",
@@ -42,7 +41,7 @@ def analyse(
 ) -> jobs.JobOutcome:
     request = jobs.JobRequest(tickers=tickers, source=source, capital=100_000 + n)  # type: ignore[arg-type]
     fake = FakeSource(name=source, end=np.datetime64(day, "D"), failures=failures or {})
-    return jobs.run(conn, db, request, jobs.SilentReporter(), source=fake)
+    return jobs.run(conn, request, jobs.SilentReporter(), source=fake)
 
 
 def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
@@ -66,10 +65,10 @@ def filled(db_path: Path) -> Iterator[sqlite3.Connection]:
             [("TCS.NS", store.now_iso()), ("DEMO.NS", store.now_iso())],
         )
     for n, day in enumerate(DATES):
-        analyse(conn, db_path, day, "TCS.NS", "INFY.NS", n=n)
-    analyse(conn, db_path, DATES[-1], "DEMO.NS", "TCS.NS", source="demo", n=50)
+        analyse(conn, day, "TCS.NS", "INFY.NS", n=n)
+    analyse(conn, DATES[-1], "DEMO.NS", "TCS.NS", source="demo", n=50)
     with pytest.raises(SourceUnavailable):
-        analyse(conn, db_path, DATES[-1], "HDFC.NS", "DOWN.NS", n=60,
+        analyse(conn, DATES[-1], "HDFC.NS", "DOWN.NS", n=60,
                 failures={"DOWN.NS": SourceUnavailable("rate limited")})  # fmt: skip
     yield conn
     conn.close()
@@ -102,7 +101,7 @@ def test_jobs_prune_deletes_finished_jobs_and_keeps_their_results(
     results = dump(filled)["analysis_results"]
     leave_old_lock_files(db_path, range(1, 8))
 
-    report = retention.prune_jobs(filled, db_path, older_than_days=30, now=LATER)
+    report = retention.prune_jobs(filled, older_than_days=30, now=LATER)
 
     assert report.job_ids == [1, 2, 3, 4, 5, 6]
     assert job_ids(filled) == {"interrupted": [7]}  # an active job is never pruned
@@ -121,19 +120,19 @@ def test_jobs_prune_deletes_finished_jobs_and_keeps_their_results(
     oracle(db_path)
 
 
-def test_jobs_prune_respects_the_age(filled: sqlite3.Connection, db_path: Path) -> None:
-    report = retention.prune_jobs(filled, db_path, older_than_days=1)
+def test_jobs_prune_respects_the_age(filled: sqlite3.Connection) -> None:
+    report = retention.prune_jobs(filled, older_than_days=1)
     assert report.job_ids == [] and len(job_ids(filled)["succeeded"]) == 6
     with pytest.raises(UsageError, match="--older-than -1"):
-        retention.prune_jobs(filled, db_path, older_than_days=-1)
+        retention.prune_jobs(filled, older_than_days=-1)
 
 
 def test_jobs_prune_dry_run_changes_nothing(filled: sqlite3.Connection, db_path: Path) -> None:
     before = dump(filled)
     leave_old_lock_files(db_path, range(1, 8))
-    dry = retention.prune_jobs(filled, db_path, older_than_days=0, dry_run=True, now=LATER)
+    dry = retention.prune_jobs(filled, older_than_days=0, dry_run=True, now=LATER)
     assert dump(filled) == before and len(list(lock_dir(db_path).iterdir())) == 7
-    real = retention.prune_jobs(filled, db_path, older_than_days=0, now=LATER)
+    real = retention.prune_jobs(filled, older_than_days=0, now=LATER)
     dry.dry_run = real.dry_run = False
     dry.lock_files_removed = real.lock_files_removed
     assert dry == real  # the dry run said exactly what the real run did
@@ -174,7 +173,7 @@ def test_raw_prune_keeps_the_results_and_says_when(
     filled: sqlite3.Connection, db_path: Path
 ) -> None:
     results = dump(filled)["analysis_results"]
-    report = retention.prune_db(filled, db_path, raw_older_than_days=2, today=dt.date(2026, 11, 27))
+    report = retention.prune_db(filled, raw_older_than_days=2, today=dt.date(2026, 11, 27))
     # market dates before 2026-11-25: two dates of two tickers
     assert report.raw_before == "2026-11-25" and report.raw_results == 4
     assert report.raw_bytes > 4 * 2000
@@ -209,11 +208,11 @@ def test_raw_prune_keeps_the_results_and_says_when(
     code, out, _ = invoke("results", "show", "TCS.NS", "--date", "2026-11-24")
     assert code == 0 and "raw data     pruned" in out
 
-    again = retention.prune_db(filled, db_path, raw_older_than_days=2, today=dt.date(2026, 11, 27))
+    again = retention.prune_db(filled, raw_older_than_days=2, today=dt.date(2026, 11, 27))
     assert again.raw_results == 0  # already pruned rows are not counted twice
 
     # re-analysing that ticker and date writes full raw data again
-    analyse(filled, db_path, "2026-11-24", "TCS.NS", n=70)
+    analyse(filled, "2026-11-24", "TCS.NS", n=70)
     code, out, _ = invoke("results", "show", "TCS.NS", "--date", "2026-11-24", "--json")
     assert list(json.loads(out)["indicators"])[:2] == ["sma_20", "sma_50"]
     oracle(db_path)
@@ -237,8 +236,8 @@ def test_raw_prune_dry_run_and_command(filled: sqlite3.Connection, db_path: Path
 # --- db prune --demo -----------------------------------------------------------------------
 
 
-def finish_interrupted(conn: sqlite3.Connection, db_path: Path) -> None:
-    outcome = jobs.resume(conn, db_path, 7, jobs.SilentReporter(), source=FakeSource())
+def finish_interrupted(conn: Connection) -> None:
+    outcome = jobs.resume(conn, 7, jobs.SilentReporter(), source=FakeSource())
     assert outcome.job["status"] == "succeeded"
 
 
@@ -247,12 +246,12 @@ def test_demo_prune_deletes_every_demo_row_and_nothing_real(
 ) -> None:
     demo_job = job_ids(filled)["succeeded"][-1]
     assert store.get_job(filled, demo_job)["source"] == "demo"  # type: ignore[index]
-    finish_interrupted(filled, db_path)
+    finish_interrupted(filled)
     real = [r for r in dump(filled)["analysis_results"] if r[13] != "demo"]
     linked = filled.execute("SELECT last_result_id FROM watchlist WHERE ticker = 'DEMO.NS'")
     assert linked.fetchone()[0] is not None
 
-    report = retention.prune_db(filled, db_path, demo=True)
+    report = retention.prune_db(filled, demo=True)
 
     assert report.demo_results == 1 and report.demo_raw_bytes > 2000
     assert report.demo_jobs is not None and report.demo_jobs.job_ids == [demo_job]
@@ -274,7 +273,7 @@ def test_demo_prune_waits_for_unfinished_demo_jobs(
     filled: sqlite3.Connection, db_path: Path
 ) -> None:
     with pytest.raises(SourceUnavailable):
-        analyse(filled, db_path, DATES[-1], "D1.NS", "D2.NS", source="demo", n=80,
+        analyse(filled, DATES[-1], "D1.NS", "D2.NS", source="demo", n=80,
                 failures={"D2.NS": SourceUnavailable("down")})  # fmt: skip
     before = dump(filled)
     code, _, err = invoke("db", "prune", "--demo")
@@ -284,7 +283,7 @@ def test_demo_prune_waits_for_unfinished_demo_jobs(
 
 
 def test_demo_prune_command(filled: sqlite3.Connection, db_path: Path) -> None:
-    finish_interrupted(filled, db_path)
+    finish_interrupted(filled)
     code, out, err = invoke("db", "prune", "--demo", "--dry-run")
     assert code == 0, err
     assert out.startswith("Would delete 1 demo result with its raw data")
@@ -334,14 +333,14 @@ def test_prices_unused_for_deletes_whole_series_of_tickers_no_longer_fetched(
     kept = cache_prices(conn, "TCS.NS", NOW - dt.timedelta(days=1))
     gone = cache_prices(conn, "OLD.NS", NOW - dt.timedelta(days=45))
     before = dump(conn)
-    dry = retention.prune_db(conn, db_path, prices_unused_days=30, dry_run=True, now=NOW)
+    dry = retention.prune_db(conn, prices_unused_days=30, dry_run=True, now=NOW)
     assert dump(conn) == before and store.price_cache_size(conn)["tickers"] == 2
     assert dry.as_json()["prices"] == {
         "unused_since": "2026-10-28T13:00:00+00:00", "series_deleted": 1,
         "series_bars_deleted": gone, "market_date_before": None, "old_bars_deleted": 0,
         "series_left_without_bars_deleted": 0,
     }  # fmt: skip
-    real = retention.prune_db(conn, db_path, prices_unused_days=30, now=NOW)
+    real = retention.prune_db(conn, prices_unused_days=30, now=NOW)
     assert real.as_json()["prices"] == {**dry.as_json()["prices"]}
     assert store.price_cache_size(conn) == {"bars": kept, "tickers": 1}
     assert store.price_fetch(conn, "yahoo", "OLD.NS", True) is None
@@ -353,7 +352,7 @@ def test_prices_older_than_trims_bars_no_analysis_reads(
     conn: sqlite3.Connection, db_path: Path
 ) -> None:
     total = cache_prices(conn, "TCS.NS", NOW)
-    report = retention.prune_db(conn, db_path, prices_older_than_days=800, now=NOW)
+    report = retention.prune_db(conn, prices_older_than_days=800, now=NOW)
     cutoff = "2024-09-18"  # 800 days before 2026-11-27
     assert report.prices_before == cutoff
     dates = [row[0] for row in store.price_bars(conn, "yahoo", "TCS.NS", True)]
@@ -362,7 +361,7 @@ def test_prices_older_than_trims_bars_no_analysis_reads(
     fetch = store.price_fetch(conn, "yahoo", "TCS.NS", True)
     assert fetch is not None and fetch["newest_date"] == dates[-1]  # the record still holds
     with pytest.raises(UsageError, match="at least 750 days"):
-        retention.prune_db(conn, db_path, prices_older_than_days=700, now=NOW)
+        retention.prune_db(conn, prices_older_than_days=700, now=NOW)
     oracle(db_path)
 
 
@@ -384,7 +383,7 @@ def test_a_series_trimmed_to_nothing_loses_its_fetch_record(
         exchange_tz="Asia/Kolkata",
         source_version="yfinance 1.7.0",
     )
-    report = retention.prune_db(conn, db_path, prices_older_than_days=800, now=NOW)
+    report = retention.prune_db(conn, prices_older_than_days=800, now=NOW)
     assert report.price_series_emptied == 1 and report.price_series == 0
     assert report.price_old_bars >= delisted
     assert store.price_fetch(conn, "yahoo", "GONE.NS", True) is None
@@ -421,10 +420,10 @@ def test_price_prune_command(conn: sqlite3.Connection, db_path: Path) -> None:
 
 
 def test_vacuum_gives_pruned_space_back(filled: sqlite3.Connection, db_path: Path) -> None:
-    finish_interrupted(filled, db_path)
+    finish_interrupted(filled)
     for n in range(20):
-        analyse(filled, db_path, DATES[-1], *(f"X{n}{i}.NS" for i in range(20)), n=100 + n)
-    retention.prune_db(filled, db_path, raw_older_than_days=0, demo=True)
+        analyse(filled, DATES[-1], *(f"X{n}{i}.NS" for i in range(20)), n=100 + n)
+    retention.prune_db(filled, raw_older_than_days=0, demo=True)
     code, out, err = invoke("db", "vacuum", "--json")
     assert code == 0, err
     sizes = json.loads(out)

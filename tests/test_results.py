@@ -22,6 +22,7 @@ from stockscan import jobs, render, store
 from stockscan.analysis import INDICATOR_NAMES, VERDICTS
 from stockscan.cli import app
 from stockscan.cli import results as results_cli
+from stockscan.db import Connection
 from tests.conftest import oracle, run_cli
 from tests.fakes import FakeSource
 
@@ -36,12 +37,12 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def analyse(
-    conn: sqlite3.Connection, db: Path, day: str, *tickers: str, source: str = "csv", n: int = 0
+    conn: Connection, day: str, *tickers: str, source: str = "csv", n: int = 0
 ) -> jobs.JobOutcome:
     # A different capital per call makes each call its own job (a new request key).
     request = jobs.JobRequest(tickers=tickers, source=source, capital=100_000 + n)  # type: ignore[arg-type]
     fake = FakeSource(name=source, end=np.datetime64(day, "D"))
-    return jobs.run(conn, db, request, jobs.SilentReporter(), source=fake)
+    return jobs.run(conn, request, jobs.SilentReporter(), source=fake)
 
 
 @pytest.fixture
@@ -49,8 +50,8 @@ def filled(db_path: Path) -> Iterator[sqlite3.Connection]:
     """Five market dates of three real (csv) tickers, then one demo job on the last date."""
     conn = store.open(db_path)
     for n, day in enumerate(DATES):
-        analyse(conn, db_path, day, *REAL, n=n)
-    analyse(conn, db_path, DATES[-1], "DEMO.NS", "TCS.NS", source="demo", n=99)
+        analyse(conn, day, *REAL, n=n)
+    analyse(conn, DATES[-1], "DEMO.NS", "TCS.NS", source="demo", n=99)
     yield conn
     conn.close()
 

@@ -139,15 +139,15 @@ def test_scan_links_the_watchlist_and_skips_what_has_no_new_bars(
     oracle(db_path)
 
 
-def test_watchlist_list_marks_stale_rows(conn: sqlite3.Connection, db_path: Path) -> None:
+def test_watchlist_list_marks_stale_rows(conn: sqlite3.Connection) -> None:
     from stockscan.db import transaction
 
     with transaction(conn):
         store.add_to_watchlist(conn, [("OLD.NS", None), ("NEW.NS", None)])
     request = jobs.JobRequest(tickers=("OLD.NS",), source="csv")
-    jobs.run(conn, db_path, request, jobs.SilentReporter(),
+    jobs.run(conn, request, jobs.SilentReporter(),
              source=FakeSource(end=np.datetime64("2026-11-20")))  # fmt: skip
-    jobs.run(conn, db_path, jobs.JobRequest(tickers=("NEW.NS",), source="csv"),
+    jobs.run(conn, jobs.JobRequest(tickers=("NEW.NS",), source="csv"),
              jobs.SilentReporter(), source=FakeSource())  # fmt: skip
     code, out, _ = invoke("watchlist", "list", "--json")
     rows = {r["ticker"]: r for r in json.loads(out)["watchlist"]}
@@ -209,12 +209,10 @@ def test_change_events(pair: dict[str, object], expected: list[str]) -> None:
     assert events(pair) == expected
 
 
-def test_results_changes_compares_with_the_previous_analysis(
-    conn: sqlite3.Connection, db_path: Path
-) -> None:
+def test_results_changes_compares_with_the_previous_analysis(conn: sqlite3.Connection) -> None:
     tickers = tuple(f"CH{i:02d}.NS" for i in range(40))
     for end in ("2026-10-30", "2026-11-27"):
-        jobs.run(conn, db_path, jobs.JobRequest(tickers=tickers, source="csv"),
+        jobs.run(conn, jobs.JobRequest(tickers=tickers, source="csv"),
                  jobs.SilentReporter(), source=FakeSource(end=np.datetime64(end)))  # fmt: skip
     code, out, _ = invoke("results", "changes", "--json")
     document = json.loads(out)
@@ -228,10 +226,10 @@ def test_results_changes_compares_with_the_previous_analysis(
     assert code == 2 and "--since" in err
 
 
-def test_results_changes_table(conn: sqlite3.Connection, db_path: Path) -> None:
+def test_results_changes_table(conn: sqlite3.Connection) -> None:
     tickers = tuple(f"CH{i:02d}.NS" for i in range(40))
     for end in ("2026-10-30", "2026-11-27"):
-        jobs.run(conn, db_path, jobs.JobRequest(tickers=tickers, source="csv"),
+        jobs.run(conn, jobs.JobRequest(tickers=tickers, source="csv"),
                  jobs.SilentReporter(), source=FakeSource(end=np.datetime64(end)))  # fmt: skip
     code, out, err = invoke("results", "changes")
     assert code == 0 and "→" in out and "2026-10-30" in out

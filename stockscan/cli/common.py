@@ -31,6 +31,7 @@ from stockscan.position import DEFAULT_MAX_POSITION_PCT, DEFAULT_SIDES
 
 if TYPE_CHECKING:
     from stockscan.cli.options import SourceChoice
+    from stockscan.db import Connection
     from stockscan.jobs import JobOutcome
     from stockscan.render import JobReporter
     from stockscan.sources import Tuning
@@ -206,7 +207,7 @@ def db_path(option: Path | None) -> Path:
 
 
 @contextmanager
-def database(option: Path | None, *, create: bool = True) -> Iterator[sqlite3.Connection]:
+def database(option: Path | None, *, create: bool = True) -> Iterator[Connection]:
     """Open (and migrate) the database for one command; sqlite errors name the path."""
     from stockscan import store
     from stockscan.db import translate_errors
@@ -262,7 +263,7 @@ def run_job(
 
             # The price cache lives in the job's database (stockscan.sources.cache).
             price_source.use_cache(PriceCache(conn))
-            outcome = jobs.run(conn, db_path(db), request, reporter, source=price_source)
+            outcome = jobs.run(conn, request, reporter, source=price_source)
     finally:
         reporter.close()
     finish_job(outcome, json_output, reporter)

@@ -131,7 +131,7 @@ def prune(
         raise UsageError(f"nothing to prune: give {retention.PRUNE_OPTIONS}")
     with database(db, create=False) as conn:
         report = retention.prune_db(
-            conn, db_path(db), raw_older_than_days=raw_older_than, demo=demo,
+            conn, raw_older_than_days=raw_older_than, demo=demo,
             future_dated=future_dated, prices_unused_days=prices_unused_for,
             prices_older_than_days=prices_older_than, dry_run=dry_run,
         )  # fmt: skip
@@ -150,7 +150,7 @@ def vacuum(json_output: JsonOption = False, db: DbOption = None) -> None:
     from stockscan import render, retention
 
     with database(db, create=False) as conn:
-        sizes = retention.vacuum(conn, db_path(db))
+        sizes = retention.vacuum(conn)
     if json_output:
         render.print_json(sizes)
     else:
@@ -224,7 +224,6 @@ def import_legacy(
         if dry_run and not target.exists():
             report = legacy.import_legacy(
                 old,
-                None,
                 target,
                 dry_run=True,
                 duplicates_out=keep_duplicates_in,
@@ -236,7 +235,6 @@ def import_legacy(
                 report = legacy.import_legacy(
                     old,
                     conn,
-                    target,
                     dry_run=dry_run,
                     duplicates_out=keep_duplicates_in,
                     progress=progress,

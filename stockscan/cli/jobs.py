@@ -43,17 +43,16 @@ def list_jobs(
 
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
-    path = db_path(db)
     with database(db, create=False) as conn, snapshot(conn):
         if status in LIVE_STATUSES:
             # Running or interrupted is what the locks say now, not what is stored: a job
             # stored running whose owner is gone is listed (and filtered) as interrupted.
             stored = store.list_jobs(conn, limit=None, statuses=LIVE_STATUSES)
-            rows = [job for job in (with_liveness(path, j) for j in stored)
+            rows = [job for job in (with_liveness(conn, j) for j in stored)
                     if job["effective_status"] == status][:limit]  # fmt: skip
         else:
             rows = [
-                with_liveness(path, j) for j in store.list_jobs(conn, limit=limit, status=status)
+                with_liveness(conn, j) for j in store.list_jobs(conn, limit=limit, status=status)
             ]
         total = store.count_jobs(conn) if not rows else 0
     if json_output:
@@ -84,7 +83,7 @@ def show(
         job = store.get_job(conn, job_id)
         if job is None:
             raise UsageError(f"no job {job_id} in {db_path(db)}")
-        job = with_liveness(db_path(db), job)
+        job = with_liveness(conn, job)
         stocks = store.job_stocks(conn, job_id)
     if json_output:
         render.print_json(render.outcome_json(JobOutcome(job, stocks)))
@@ -118,7 +117,7 @@ def resume(
         legacy.check_resumable(job)
         reporter = job_reporter(json_output, quiet, job["source"])
         try:
-            outcome = jobs.resume(conn, db_path(db), job_id, reporter, tuning=tuning)
+            outcome = jobs.resume(conn, job_id, reporter, tuning=tuning)
         finally:
             reporter.close()
         finish_job(outcome, json_output, reporter)
@@ -148,9 +147,7 @@ def prune(
     from stockscan import render, retention
 
     with database(db, create=False) as conn:
-        report = retention.prune_jobs(
-            conn, db_path(db), older_than_days=older_than, dry_run=dry_run
-        )
+        report = retention.prune_jobs(conn, older_than_days=older_than, dry_run=dry_run)
     if json_output:
         render.print_json(report.as_json())
     else:

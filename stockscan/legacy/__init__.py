@@ -41,13 +41,13 @@ its claim of the import job included, with each transaction rolled back.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from stockscan import store
+from stockscan.db import Connection
 from stockscan.errors import UsageError
 from stockscan.legacy.importer import Importer, import_request_key
 from stockscan.legacy.mapping import CheckedJob, CheckedResult, check_job, check_result, raw_payload
@@ -74,36 +74,35 @@ __all__ = [
 
 def import_legacy(
     legacy: LegacyFile,
-    conn: sqlite3.Connection | None,
-    db_path: Path,
+    into: Connection | Path,
     *,
     dry_run: bool = False,
     duplicates_out: Path | None = None,
     progress: Callable[[str], None] | None = None,
     db_bytes_before: int | None = None,
 ) -> LegacyReport:
-    """Import ``legacy`` into the database ``conn`` (at ``db_path``); return the report.
+    """Import ``legacy`` into ``into``, the database's connection; return the report.
 
-    ``conn`` is None for a dry run into a database that does not exist yet: it runs against a
-    blank database made for it in a temporary directory (nothing can be present in it), and
-    the target is not even created.
+    ``into`` is a path only for a dry run into a database that does not exist yet: it runs
+    against a blank database made for it in a temporary directory (nothing can be present in
+    it), and the target is not even created.
     """
 
-    def importer(into: sqlite3.Connection, path: Path, shown: Path | None = None) -> Importer:
+    def importer(conn: Connection, shown: Path | None = None) -> Importer:
         return Importer(
-            legacy, into, path, dry_run=dry_run, duplicates_out=duplicates_out,
+            legacy, conn, dry_run=dry_run, duplicates_out=duplicates_out,
             progress=progress, db_bytes_before=db_bytes_before, database=shown,
         )  # fmt: skip
 
-    if conn is not None:
-        return importer(conn, db_path).run()
+    if isinstance(into, Connection):
+        return importer(into).run()
     if not dry_run:
         raise ValueError("only a dry run imports without a database")
     with tempfile.TemporaryDirectory(prefix="stockscan-dry-run-") as directory:
         blank_path = Path(directory) / "blank.db"
         blank = store.open(blank_path)
         try:
-            return importer(blank, blank_path, db_path).run()
+            return importer(blank, into).run()
         finally:
             blank.close()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stockscan import store
-from stockscan.db import changes, file_bytes, transaction, unspilled
+from stockscan.db import Connection, changes, file_bytes, transaction, unspilled
 from stockscan.errors import JobInterrupted, UsageError
 from stockscan.jobs import claim_job
 from stockscan.legacy.mapping import (
@@ -51,8 +51,8 @@ def import_request_key(path: Path) -> str:
 
 
 class Importer:
-    """One run of ``db import-legacy`` into the database ``conn`` at ``db_path``; the report
-    names and measures ``database`` (``db_path`` unless a dry run stands in for it).
+    """One run of ``db import-legacy`` into the database ``conn``; the report names and
+    measures ``database`` (``conn.path`` unless a dry run stands in for it).
 
     A dry run is the real run with each of its transactions rolled back (``db.changes``): the
     same checks, claims and writes decide every count, and none of them is kept.
@@ -61,8 +61,7 @@ class Importer:
     def __init__(
         self,
         legacy: LegacyFile,
-        conn: sqlite3.Connection,
-        db_path: Path,
+        conn: Connection,
         *,
         dry_run: bool,
         duplicates_out: Path | None = None,
@@ -70,11 +69,10 @@ class Importer:
         db_bytes_before: int | None = None,
         database: Path | None = None,
     ) -> None:
-        self.database = db_path if database is None else database
+        self.database = conn.path if database is None else database
         self.legacy = legacy
         self.old = legacy.conn
         self.conn = conn
-        self.db_path = db_path
         self.dry_run = dry_run
         self.duplicates_out = duplicates_out
         self.progress = progress or (lambda message: None)
@@ -234,7 +232,7 @@ class Importer:
                 owner_host=owner_host,
             )
 
-        claimed = claim_job(conn, self.db_path, self.request_key, create)
+        claimed = claim_job(conn, self.request_key, create)
         self.lock = claimed.lock
         self.report.job_id = claimed.job_id
 

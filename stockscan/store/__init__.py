@@ -8,7 +8,6 @@ Timestamps are ISO-8601 UTC text; market dates are ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from stockscan import db, migrations
@@ -107,7 +106,7 @@ from stockscan.store.watchlist import (
 )
 
 
-def open(path: Path, *, create: bool = True) -> sqlite3.Connection:
+def open(path: Path, *, create: bool = True) -> db.Connection:
     """Open the database at ``path`` and migrate it: opening the store is migrating it, so a
     new database and an old one are handled the same (see ``db.open_db`` for ``create``)."""
     return db.open_db(path, create=create, setup=migrations.migrate)

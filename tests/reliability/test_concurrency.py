@@ -108,7 +108,7 @@ def test_stale_jobs(conn: sqlite3.Connection, db_path: Path) -> None:
             "UPDATE analysis_jobs_details SET status = 'running', attempts = ?",
             (jobs.MAX_STOCK_ATTEMPTS,),
         )
-    outcome = jobs.run(conn, db_path, request, jobs.SilentReporter(), source=FakeSource("demo"))
+    outcome = jobs.run(conn, request, jobs.SilentReporter(), source=FakeSource("demo"))
     assert outcome.job["id"] == job_id and outcome.job["status"] == "failed"
     assert outcome.exit_code == 4
     for stock in outcome.stocks:
