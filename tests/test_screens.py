@@ -4,21 +4,31 @@ language, --sort/--limit/--columns and saved screens."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from stockscan import jobs, store
 from stockscan.analysis import INDICATOR_NAMES
+from stockscan.cli import app
 from stockscan.db import transaction
+from stockscan.errors import UsageError
+from stockscan.screens import FIELDS, compile_where
 from tests.conftest import oracle
 from tests.fakes import FakeSource
 
 DATES = ("2026-11-25", "2026-11-26", "2026-11-27")
+STOCKSCAN = str(Path(sys.executable).parent / "stockscan")
 TICKERS = ("TCS.NS", "INFY.NS", "M&M.NS", "SBIN.NS", "LT.NS", "WIPRO.NS")
 
 
@@ -85,3 +95,281 @@ def test_re_analysing_a_date_rewrites_its_row_and_pruning_raw_data_keeps_it(
         store.prune_raw(filled, "9999-12-31", "2026-12-01T00:00:00+00:00")
     assert indicator_row(filled, result_id) == kept
     oracle(db_path)
+
+
+# --- the --where language ---------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def show(ticker: str) -> dict[str, Any]:
+    code, out, _ = invoke("results", "show", ticker, "--json")
+    assert code == 0
+    document: dict[str, Any] = json.loads(out)
+    return document
+
+
+def derived(doc: dict[str, Any]) -> dict[str, Any]:
+    """A result's fields as the language names them, from `results show --json` alone."""
+    values: dict[str, Any] = {**doc["indicators"]}
+    close, stop = doc["close"], doc["stop"]
+    values.update(
+        score=doc["score"], close=close, entry=doc["entry"], stop=stop, target=doc["target"],
+        reward_risk=doc["reward_risk"], verdict=doc["verdict"], side=doc["side"],
+        source=doc["analysis_source"], ticker=doc["ticker"],
+        atr_pct=100 * values["atr_14"] / close,
+        stop_pct=None if stop is None else 100 * abs(close - stop) / close,
+        pct_from_52w_high=100 * (close - values["high_52w"]) / values["high_52w"],
+    )  # fmt: skip
+    return values
+
+
+def both(*values: Any) -> bool:
+    return all(v is not None for v in values)
+
+
+# Each screen with the same filter written in Python over `results show --json` (SQL's NULL:
+# a comparison with a missing value does not pass).
+PROOFS: list[tuple[str, Any]] = [
+    ("close > sma_200 and rsi_14 < 60", lambda v: v["close"] > v["sma_200"] and v["rsi_14"] < 60),
+    (
+        "verdict in (BUY, STRONG_BUY) or rsi_14 > 65",
+        lambda v: v["verdict"] in ("BUY", "STRONG_BUY") or v["rsi_14"] > 65,
+    ),
+    ("not (score >= 50)", lambda v: not v["score"] >= 50),
+    ("stop_pct < 8", lambda v: both(v["stop_pct"]) and v["stop_pct"] < 8),
+    ("stop is null", lambda v: v["stop"] is None),
+    (
+        "atr_pct between 1 and 3 and side != none",
+        lambda v: 1 <= v["atr_pct"] <= 3 and v["side"] != "none",
+    ),
+    ("pct_from_52w_high > -10", lambda v: v["pct_from_52w_high"] > -10),
+    (
+        "(close - sma_50) / atr_14 > 0.5 and volume_ratio_20 > 0.8",
+        lambda v: (
+            (v["close"] - v["sma_50"]) / v["atr_14"] > 0.5
+            and both(v["volume_ratio_20"])
+            and v["volume_ratio_20"] > 0.8
+        ),
+    ),
+    (
+        "macd > macd_signal and adx_14 >= 20",
+        lambda v: v["macd"] > v["macd_signal"] and v["adx_14"] >= 20,
+    ),
+    (
+        "ticker = 'TCS.NS' or roc_20 * 2 < -5",
+        lambda v: v["ticker"] == "TCS.NS" or v["roc_20"] * 2 < -5,
+    ),
+    (
+        "verdict not in (HOLD) and bb_lower < close",
+        lambda v: v["verdict"] != "HOLD" and v["bb_lower"] < v["close"],
+    ),
+]
+
+
+def test_a_screen_passes_exactly_the_results_python_passes_over_results_show(
+    filled: sqlite3.Connection,
+) -> None:
+    values = {ticker: derived(show(ticker)) for ticker in TICKERS}
+    outcomes = set()
+    for expression, check in PROOFS:
+        code, out, err = invoke("results", "latest", "--where", expression, "--json")
+        assert code == 0, err
+        passed = sorted(row["ticker"] for row in json.loads(out)["results"])
+        expected = sorted(t for t, v in values.items() if check(v))
+        assert passed == expected, expression
+        outcomes.add(len(passed))
+    assert len(outcomes) > 2  # the screens do tell the stocks apart
+
+
+def test_where_filters_the_newest_result_of_each_ticker_only(filled: sqlite3.Connection) -> None:
+    code, out, _ = invoke("results", "latest", "--where", "score >= 0", "--json")
+    rows = json.loads(out)["results"]
+    assert code == 0 and len(rows) == len(TICKERS)
+    assert {row["analysis_date"] for row in rows} == {DATES[-1]}
+    code, out, _ = invoke(
+        "results", "latest", "--where", "score >= 0", "--date", DATES[0], "--json"
+    )
+    assert {row["analysis_date"] for row in json.loads(out)["results"]} == {DATES[0]}
+
+
+BAD = [
+    ("rsi > 30", "unknown name 'rsi' at position 1; known names: score, close"),
+    ("close >", "expected a value, a name or '(', found the end at position 8"),
+    ("close > 'a'", "'>' compares a number with text at position 7"),
+    ("verdict = 'BUYY'", "'BUYY' is not a value of verdict: expected one of STRONG_BUY"),
+    ("close", "a screen needs a condition, not a number at position 1"),
+    ("(score > 1", "expected ')', found the end at position 11"),
+    ("score > 1 2", "found '2' at position 11"),
+    ("1=1; DROP TABLE analysis_results", "unexpected character ';' at position 4"),
+    ("__import__('os').system('id')", "unexpected character '.' at position 17"),
+    ("(" * 100 + "score > 1" + ")" * 100, "nests deeper than 40 levels at position 41"),
+    ("1>0 and " * 210 + "1>0", "more than 200 operations in one chain"),
+    ("x" * 1_000_000, "the expression is 1000000 characters; at most 2000"),
+    ("score > 1\x00", "unexpected character '\\x00' at position 10"),
+    ("", "empty expression"),
+]
+
+
+@pytest.mark.parametrize(("expression", "message"), BAD)
+def test_a_bad_screen_is_one_line_and_exit_2_before_the_database_is_opened(
+    isolated: Path, expression: str, message: str
+) -> None:
+    """A real process, and --db naming a file that does not exist: a database opened first
+    would say so (exit 5) instead."""
+    missing = isolated / "nowhere.db"
+    if "\x00" in expression or len(expression) > 100_000:
+        # No argv holds a NUL byte, nor one argument of a megabyte (Linux: 128 KB): in process.
+        code, out, err = invoke("results", "latest", "--db", str(missing), "--where", expression)
+        done = subprocess.CompletedProcess([], code, out, err)
+    else:
+        done = subprocess.run(
+            [STOCKSCAN, "results", "latest", "--db", str(missing), "--where", expression],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: --where: "), lines
+    assert message in lines[0]
+    assert len(lines[0]) < 1000  # the input is never echoed whole
+    assert not missing.exists()
+
+
+SQL_WORDS = frozenset(
+    {field.sql for field in FIELDS.values()}
+    | {"?", "(", ")", ",", "AND", "OR", "NOT", "IN", "IS", "NULL", "BETWEEN"}
+    | {"<", "<=", ">", ">=", "=", "<>", "+", "-", "*", "/"}
+)
+PIECES = [
+    *FIELDS, "BUY", "strong_buy", "long", "demo", "and", "or", "not", "in", "is", "null",
+    "between", "(", ")", ",", "<", ">=", "=", "!=", "+", "-", "*", "/", "1", "2.5", ".5",
+    "1e3", "'BUY'", '"x"', "'", ";", "--", "'; DROP TABLE analysis_results; --", "\x00", "é",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def screened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    conn = store.open(db)
+    analyse(conn, db, DATES[-1], *TICKERS)
+    yield conn
+    conn.close()
+
+
+NUMBERS = [f for f, field in FIELDS.items() if field.kind == "number"]
+CLAUSE = st.tuples(
+    st.sampled_from(NUMBERS),
+    st.sampled_from(["<", "<=", ">", ">=", "=", "!=", "+ 1 >", "* 2 <", "/ 0 >"]),
+    st.one_of(st.sampled_from(NUMBERS), st.floats(-1e6, 1e6).map(str)),
+).map(" ".join)
+SCREENS = st.lists(
+    st.one_of(CLAUSE, st.sampled_from(["verdict in (BUY, HOLD)", "stop is null", "side = long"])),
+    min_size=1,
+    max_size=8,
+).flatmap(
+    lambda clauses: st.lists(st.sampled_from([" and ", " or ", " and not "]),
+                             min_size=len(clauses) - 1, max_size=len(clauses) - 1)
+    .map(lambda joins: clauses[0] + "".join(j + c for j, c in zip(joins, clauses[1:], strict=True)))
+)  # fmt: skip
+
+
+def mutated(text: str, where: int, piece: str) -> str:
+    at = where % (len(text) + 1)
+    return text[:at] + piece + text[at:]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.lists(st.sampled_from(PIECES), max_size=40).map(" ".join),
+        st.lists(st.sampled_from(PIECES), max_size=40).map("".join),
+        SCREENS,
+        st.builds(mutated, SCREENS, st.integers(0, 400), st.sampled_from(PIECES)),
+    )
+)
+def test_any_text_is_a_screen_or_a_usage_error_and_none_of_it_reaches_the_sql(
+    screened: sqlite3.Connection, text: str
+) -> None:
+    try:
+        compiled = compile_where(text)
+    except UsageError as error:
+        assert str(error).startswith("--where: ") and "\n" not in str(error)
+        return
+    words = re.findall(r"[A-Za-z_][A-Za-z_0-9.]*|<=|>=|<>|\S", compiled.sql)
+    assert set(words) <= SQL_WORDS, (text, compiled.sql)
+    assert compiled.sql.count("?") == len(compiled.params)
+    # and SQLite runs it
+    store.latest_results(screened, None, where=(compiled.sql, compiled.params))
+
+
+NASTY = [
+    "1=1; DROP TABLE analysis_results",
+    "score > 0; DROP TABLE analysis_results; --",
+    "ticker = 'x' or 1=1 --'",
+    "__import__('os').system('id')",
+    "x" * 1_000_000,
+    "(" * 5000 + "score > 1" + ")" * 5000,
+    "not " * 400 + "score > 1",
+    "score > 1\x00; DROP TABLE analysis_results",
+    "\x00",
+]
+
+
+def database_files(db: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name)
+            and not p.name.endswith("-shm")}  # fmt: skip
+
+
+def test_nasty_screens_leave_the_database_byte_identical(db_path: Path) -> None:
+    conn = store.open(db_path)
+    analyse(conn, db_path, DATES[-1], *TICKERS)
+    conn.close()
+    assert invoke("results", "latest")[0] == 0  # whatever a read leaves, it has left
+    before = database_files(db_path)
+    for text in NASTY:
+        if "\x00" in text or len(text) > 100_000:
+            code, out, err = invoke("results", "latest", "--where", text)
+        else:
+            done = subprocess.run(
+                [STOCKSCAN, "results", "latest", "--where", text],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            code, out, err = done.returncode, done.stdout, done.stderr
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, (text[:40], err)
+        assert database_files(db_path) == before
+    oracle(db_path)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "close > sma_200 and rsi_14 < 40 and volume_ratio_20 > 1.5",
+        "verdict in (BUY, STRONG_BUY) or stop_pct < 3",
+        "not (atr_pct between 1 and 4) and ticker != 'TCS.NS'",
+    ],
+)
+def test_a_compiled_screen_seeks_indexes_and_never_scans_a_table(
+    filled: sqlite3.Connection, expression: str
+) -> None:
+    """The latest row per ticker is two seeks of idx_results_ticker_date, its indicators one
+    primary-key seek: the screen filters those rows, it never scans results or indicators."""
+    compiled = compile_where(expression)
+    for tickers in (None, ["TCS.NS", "INFY.NS"]):
+        sql, params = store.latest_query(tickers, where=(compiled.sql, compiled.params))
+        steps = [row[3] for row in filled.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        tabled = [s for s in steps if any(f" {t} " in f" {s} " for t in ("r", "i",
+                  "analysis_results", "result_indicators"))]  # fmt: skip
+        assert any("result_indicators" in s or " i " in f" {s} " for s in tabled), steps
+        for step in tabled:
+            assert step.startswith("SEARCH ") and "USING" in step, steps

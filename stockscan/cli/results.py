@@ -18,6 +18,7 @@ from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
 
 if TYPE_CHECKING:
+    from stockscan.screens import Compiled
     from stockscan.store import ResultDetail
 
 results_app = typer.Typer(
@@ -74,6 +75,16 @@ SourceFilter = Annotated[
         show_default=False,
     ),
 ]
+WhereOption = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        metavar="EXPR",
+        help='Only results passing this screen, e.g. "close > sma_200 and rsi_14 < 40"'
+        " (docs/screens.md).",
+        show_default=False,
+    ),
+]
 
 
 # --- parsing: everything the user typed is checked before the database is opened ----------
@@ -104,6 +115,12 @@ def _source(raw: str | None) -> str | None:
     if source not in SOURCES:
         raise UsageError(f"--source {raw!r}: expected one of {', '.join(SOURCES)}")
     return source
+
+
+def _where(raw: str | None) -> Compiled | None:
+    from stockscan.screens import compile_where
+
+    return None if raw is None else compile_where(raw)
 
 
 def _tickers(raw: list[str] | None) -> list[str] | None:
@@ -144,6 +161,7 @@ def _elsewhere(
     "latest",
     epilog="Examples:\n\n"
     "  stockscan results latest --verdict BUY,STRONG_BUY --min-score 60\n\n"
+    '  stockscan results latest --where "close > sma_200 and rsi_14 < 40"\n\n'
     "  stockscan results latest TCS.NS INFY.NS --json\n\n"
     "  stockscan results latest --date 2026-11-20 --csv > friday.csv",
 )
@@ -153,6 +171,7 @@ def latest(
     verdict: VerdictOption = None,
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
+    where: WhereOption = None,
     date: str | None = date_option(
         "--date", "As of this market date: each ticker's newest result on or before it."
     ),
@@ -173,10 +192,18 @@ def latest(
     verdicts = _verdicts(verdict)
     score = _min_score(min_score)
     only_source = _source(source)
+    screen = _where(where)
+    condition = None if screen is None else (screen.sql, screen.params)
     # One read transaction: the rows and the missing tickers come from the same state.
     with database(db, create=False) as conn, snapshot(conn):
         rows = store.latest_results(
-            conn, wanted, as_of=as_of, verdicts=verdicts, min_score=score, source=only_source
+            conn,
+            wanted,
+            as_of=as_of,
+            verdicts=verdicts,
+            min_score=score,
+            source=only_source,
+            where=condition,
         )
         missing = store.tickers_without_results(conn, wanted, as_of=as_of) if wanted else []
         hints = {t: _elsewhere(conn, t, "latest", as_of=as_of) for t in missing}
@@ -191,7 +218,13 @@ def latest(
         render.results_table(rows, title=title)
     elif not wanted or len(missing) < len(wanted):  # else the line below says it all
         render.note(
-            render.no_results(date=as_of, verdicts=verdicts, score=score, source=only_source)
+            render.no_results(
+                date=as_of,
+                verdicts=verdicts,
+                score=score,
+                source=only_source,
+                where=None if screen is None else screen.text,
+            )
         )
     render.missing_notes(missing, hints)
 

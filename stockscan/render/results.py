@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
@@ -351,6 +352,7 @@ def no_results(
     verdicts: list[str] | None = None,
     score: float | None = None,
     source: str | None = None,
+    where: str | None = None,
 ) -> str:
     """What an empty listing says: the filters that emptied it, as options to retype."""
     filters = [
@@ -360,6 +362,7 @@ def no_results(
         *([f"--verdict {','.join(verdicts)}"] if verdicts else []),
         *([f"--min-score {score:g}"] if score is not None else []),
         *([f"--source {source}"] if source else []),
+        *([f"--where {shlex.quote(where)}"] if where else []),
     ]
     among = f" for {', '.join(tickers)}" if tickers else ""
     if not filters:

@@ -96,6 +96,11 @@ def _filters(
     return "".join(f" AND {c}" for c in clauses), params
 
 
+# A screen's condition (stockscan.screens.compile_where): SQL over ``r`` (the result) and ``i``
+# (its result_indicators row) whose every value is a ``?``, and its parameters.
+Condition = tuple[str, Sequence[Any]]
+
+
 def latest_query(
     tickers: Sequence[str] | None,
     *,
@@ -103,6 +108,7 @@ def latest_query(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
 ) -> tuple[str, list[Any]]:
     """The newest result per ticker (on or before ``as_of``), best score first.
 
@@ -128,14 +134,20 @@ def latest_query(
     if as_of is not None:
         date_clause = " AND analysis_date <= ?"
         params.append(as_of)
-    where, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    clauses, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    if where is not None:
+        clauses += f" AND {where[0]}"
+        filter_params += list(where[1])
     sql = (
         f"{wanted} SELECT {_SELECT_RESULT} FROM wanted"
         " JOIN analysis_results AS r ON r.id = ("
         " SELECT id FROM analysis_results"
         f" WHERE ticker = wanted.ticker{date_clause}"
         " ORDER BY analysis_date DESC LIMIT 1)"
-        f" WHERE 1{where} ORDER BY r.score DESC, r.ticker"
+        # A primary-key seek per row; every result has its row (m006), LEFT only so that a
+        # missing one could never hide a result.
+        " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
+        f" WHERE 1{clauses} ORDER BY r.score DESC, r.ticker"
     )
     return sql, params + filter_params
 
@@ -148,9 +160,10 @@ def latest_results(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
 ) -> list[dict[str, Any]]:
     sql, params = latest_query(
-        tickers, as_of=as_of, verdicts=verdicts, min_score=min_score, source=source
+        tickers, as_of=as_of, verdicts=verdicts, min_score=min_score, source=source, where=where
     )
     return list(_result_rows(conn.execute(sql, params)))
 
