@@ -373,3 +373,31 @@ def test_a_compiled_screen_seeks_indexes_and_never_scans_a_table(
         assert any("result_indicators" in s or " i " in f" {s} " for s in tabled), steps
         for step in tabled:
             assert step.startswith("SEARCH ") and "USING" in step, steps
+
+
+def test_export_and_watchlist_list_take_the_same_screens(filled: sqlite3.Connection) -> None:
+    expression = "close > sma_50 or verdict = HOLD"
+    code, out, _ = invoke("results", "export", "--format", "json")
+    every = json.loads(out)
+    assert code == 0 and len(every) == len(TICKERS) * len(DATES)
+    code, out, _ = invoke("results", "export", "--format", "json", "--where", expression)
+    passed = {(row["ticker"], row["analysis_date"]) for row in json.loads(out)}
+    expected = set()
+    for row in every:
+        indicators = json.loads(
+            store.find_result(filled, row["ticker"], on=row["analysis_date"])["raw_payload"]  # type: ignore[index]
+        )["indicators"]
+        if row["close"] > indicators["sma_50"] or row["verdict"] == "HOLD":
+            expected.add((row["ticker"], row["analysis_date"]))
+    assert code == 0 and passed == expected and 0 < len(passed) < len(every)
+    # the watchlist: the latest result of each followed ticker; one never analysed never passes
+    assert invoke("watchlist", "add", "TCS.NS", "INFY.NS", "LT.NS", "NEW.NS")[0] == 0
+    code, out, _ = invoke("results", "latest", "--where", expression, "--json")
+    latest = {row["ticker"] for row in json.loads(out)["results"]}
+    code, out, _ = invoke("watchlist", "list", "--where", expression, "--json")
+    listed = {row["ticker"] for row in json.loads(out)["watchlist"]}
+    assert code == 0 and listed == latest & {"TCS.NS", "INFY.NS", "LT.NS"}
+    code, _, err = invoke("watchlist", "list", "--where", "score > 100")
+    assert code == 0 and "No followed ticker's latest result matches --where 'score > 100'" in err
+    code, _, err = invoke("results", "export", "--format", "csv", "--where", "score >")
+    assert code == 2 and err.startswith("Error: --where: expected a value")

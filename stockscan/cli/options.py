@@ -6,11 +6,14 @@ import datetime as dt
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from stockscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from stockscan.screens import Compiled
 
 DbOption = Annotated[
     Path | None,
@@ -172,3 +175,23 @@ def parse_date(option: str, raw: str | None) -> str | None:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         raise UsageError(f"{option} {raw!r}: expected a date like 2026-11-27") from None
+
+
+WhereOption = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        metavar="EXPR",
+        help='Only results passing this screen, e.g. "close > sma_200 and rsi_14 < 40"'
+        " (docs/screens.md).",
+        show_default=False,
+    ),
+]
+
+
+def parse_where(raw: str | None) -> Compiled | None:
+    """A --where expression checked and compiled (UsageError, exit 2): before the database is
+    opened, as every option is."""
+    from stockscan.screens import compile_where
+
+    return None if raw is None else compile_where(raw)

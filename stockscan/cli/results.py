@@ -13,12 +13,19 @@ import typer
 
 from stockscan import vocab
 from stockscan.cli.common import app, database, db_path, handle_errors
-from stockscan.cli.options import DbOption, JsonOption, SourceChoice, date_option, parse_date
+from stockscan.cli.options import (
+    DbOption,
+    JsonOption,
+    SourceChoice,
+    WhereOption,
+    date_option,
+    parse_date,
+    parse_where,
+)
 from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
 
 if TYPE_CHECKING:
-    from stockscan.screens import Compiled
     from stockscan.store import ResultDetail
 
 results_app = typer.Typer(
@@ -75,18 +82,6 @@ SourceFilter = Annotated[
         show_default=False,
     ),
 ]
-WhereOption = Annotated[
-    str | None,
-    typer.Option(
-        "--where",
-        metavar="EXPR",
-        help='Only results passing this screen, e.g. "close > sma_200 and rsi_14 < 40"'
-        " (docs/screens.md).",
-        show_default=False,
-    ),
-]
-
-
 # --- parsing: everything the user typed is checked before the database is opened ----------
 
 
@@ -115,12 +110,6 @@ def _source(raw: str | None) -> str | None:
     if source not in SOURCES:
         raise UsageError(f"--source {raw!r}: expected one of {', '.join(SOURCES)}")
     return source
-
-
-def _where(raw: str | None) -> Compiled | None:
-    from stockscan.screens import compile_where
-
-    return None if raw is None else compile_where(raw)
 
 
 def _tickers(raw: list[str] | None) -> list[str] | None:
@@ -192,7 +181,7 @@ def latest(
     verdicts = _verdicts(verdict)
     score = _min_score(min_score)
     only_source = _source(source)
-    screen = _where(where)
+    screen = parse_where(where)
     condition = None if screen is None else (screen.sql, screen.params)
     # One read transaction: the rows and the missing tickers come from the same state.
     with database(db, create=False) as conn, snapshot(conn):
@@ -320,6 +309,7 @@ def export(
     verdict: VerdictOption = None,
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
+    where: WhereOption = None,
     db: DbOption = None,
 ) -> None:
     """Export every result matching the filters, streamed row by row, by ticker and date."""
@@ -331,7 +321,17 @@ def export(
     wanted = _tickers(tickers)
     start, end = parse_date("--since", since), parse_date("--until", until)
     verdicts, score, only_source = _verdicts(verdict), _min_score(min_score), _source(source)
+    screen = parse_where(where)
     to_stdout = output is None or str(output) == "-"
+    empty = render.no_results(
+        wanted,
+        since=start,
+        until=end,
+        verdicts=verdicts,
+        score=score,
+        source=only_source,
+        where=None if screen is None else screen.text,
+    )
     with database(db, create=False) as conn:
         rows = store.iter_results(
             conn,
@@ -341,25 +341,19 @@ def export(
             verdicts=verdicts,
             min_score=score,
             source=only_source,
+            where=None if screen is None else (screen.sql, screen.params),
         )
         if to_stdout:
             count = render.write_records(rows, fmt, sys.stdout)
             sys.stdout.flush()
             if count == 0:
-                render.note(
-                    render.no_results(wanted, since=start, until=end, verdicts=verdicts,
-                                      score=score, source=only_source)
-                )  # fmt: skip
+                render.note(empty)
             return
         assert output is not None
         with output_file(output, force=force) as out:
             count = render.write_records(rows, fmt, out)
     if count == 0:
-        render.note(
-            render.no_results(
-                wanted, since=start, until=end, verdicts=verdicts, score=score, source=only_source
-            )
-        )
+        render.note(empty)
     render.note(f"Exported {count} result{'' if count == 1 else 's'} to {output}.")
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from stockscan.cli.common import app, database, handle_errors
-from stockscan.cli.options import DbOption, ExchangeOption, JsonOption
+from stockscan.cli.options import DbOption, ExchangeOption, JsonOption, WhereOption, parse_where
 from stockscan.errors import UsageError
 
 watchlist_app = typer.Typer(
@@ -73,15 +74,22 @@ def remove(tickers: TickersArgument, db: DbOption = None) -> None:
     )
 
 
-@watchlist_app.command("list", epilog="Example:\n\n  stockscan watchlist list --json")
+@watchlist_app.command(
+    "list",
+    epilog="Examples:\n\n  stockscan watchlist list --json\n\n"
+    '  stockscan watchlist list --where "verdict in (BUY, STRONG_BUY) and stop_pct < 5"',
+)
 @handle_errors
-def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
+def list_(json_output: JsonOption = False, where: WhereOption = None, db: DbOption = None) -> None:
     """Show each followed ticker with its latest score, verdict and trade plan."""
     from stockscan import render, store
     from stockscan.db import snapshot
 
+    screen = parse_where(where)
     with database(db, create=False) as conn, snapshot(conn):
-        rows = store.watchlist_rows(conn)
+        rows = store.watchlist_rows(
+            conn, where=None if screen is None else (screen.sql, screen.params)
+        )
         newest = store.newest_market_date(conn)
     for row in rows:
         # Stale: its latest analysis is older than the newest market date in the database.
@@ -90,6 +98,10 @@ def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
         render.print_json(render.watchlist_document(newest, rows))
     elif rows:
         render.watchlist_table(rows)
+    elif screen is not None:
+        render.note(
+            f"No followed ticker's latest result matches --where {shlex.quote(screen.text)}."
+        )
     else:
         render.note("The watchlist is empty: add tickers with `stockscan watchlist add TCS.NS`.")
 

@@ -255,9 +255,11 @@ def export_query(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
 ) -> tuple[str, list[Any]]:
     """Every result matching the filters, by ticker then date: the order of
-    idx_results_ticker_date, so SQLite streams rows without sorting them first."""
+    idx_results_ticker_date, so SQLite streams rows without sorting them first. A screen
+    (``where``) reads each row's indicators by primary key."""
     clauses: list[str] = []
     params: list[Any] = []
     if tickers is not None:
@@ -269,10 +271,15 @@ def export_query(
     if until is not None:
         clauses.append("r.analysis_date <= ?")
         params.append(until)
-    where, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    filters, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    join = ""
+    if where is not None:
+        join = " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
+        filters += f" AND {where[0]}"
+        filter_params += list(where[1])
     sql = (
-        f"SELECT {_SELECT_RESULT} FROM analysis_results AS r"
-        f" WHERE {' AND '.join(clauses) or '1'}{where}"
+        f"SELECT {_SELECT_RESULT} FROM analysis_results AS r{join}"
+        f" WHERE {' AND '.join(clauses) or '1'}{filters}"
         " ORDER BY r.ticker, r.analysis_date"
     )
     return sql, params + filter_params
@@ -287,10 +294,17 @@ def iter_results(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Stream results one row at a time (constant memory at any size)."""
     sql, params = export_query(
-        tickers, since=since, until=until, verdicts=verdicts, min_score=min_score, source=source
+        tickers,
+        since=since,
+        until=until,
+        verdicts=verdicts,
+        min_score=min_score,
+        source=source,
+        where=where,
     )
     yield from _result_rows(conn.execute(sql, params))
 
