@@ -462,3 +462,43 @@ def compile_where(text: str, option: str = "--where") -> Compiled:
     parser = _Parser(text, option)
     node = parser.parse()
     return Compiled(text, node.sql, node.params, parser.uses_indicators)
+
+
+# --- --sort ---------------------------------------------------------------------------------
+
+SORT_FIELDS: dict[str, str] = {
+    "date": "r.analysis_date",
+    **{name: field.sql for name, field in FIELDS.items()},
+}
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A checked --sort: the text as typed and its ORDER BY (fixed SQL, no value of the
+    input), each field with NULLs last whichever the direction, the ticker breaking ties."""
+
+    text: str
+    sql: str
+    indicators: bool
+
+
+def compile_sort(text: str, option: str = "--sort") -> Sort:
+    """``FIELD[,FIELD…]``, each ascending or, with a leading ``-``, descending."""
+    terms: list[str] = []
+    indicators = False
+    if len(text) > MAX_LENGTH:
+        raise UsageError(f"{option}: {len(text)} characters; at most {MAX_LENGTH}")
+    for part in text.split(","):
+        name = part.strip()
+        descending = name.startswith("-")
+        name = name[1:].strip().lower() if descending else name.lower()
+        if not name:
+            raise UsageError(f"{option} {_show(text)}: an empty field; expected FIELD[,FIELD…]")
+        sql = SORT_FIELDS.get(name)
+        if sql is None:
+            raise UsageError(
+                f"{option}: unknown field {_show(name)}; known fields: {', '.join(SORT_FIELDS)}"
+            )
+        indicators = indicators or sql.startswith("i.")
+        terms.append(f"{sql} {'DESC' if descending else 'ASC'} NULLS LAST")
+    return Sort(text, ", ".join([*terms, "r.ticker"]), indicators)

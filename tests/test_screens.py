@@ -401,3 +401,52 @@ def test_export_and_watchlist_list_take_the_same_screens(filled: sqlite3.Connect
     assert code == 0 and "No followed ticker's latest result matches --where 'score > 100'" in err
     code, _, err = invoke("results", "export", "--format", "csv", "--where", "score >")
     assert code == 2 and err.startswith("Error: --where: expected a value")
+
+
+# --- --sort, --limit, --columns ---------------------------------------------------------------
+
+
+def test_sort_and_limit_order_the_newest_rows_nulls_last(filled: sqlite3.Connection) -> None:
+    code, out, _ = invoke("results", "latest", "--json")
+    every = json.loads(out)["results"]
+    code, out, _ = invoke("results", "latest", "--json", "--sort", "-volume_ratio_20,rsi_14")
+    rows = json.loads(out)["results"]
+    assert code == 0
+    expected = sorted(every, key=lambda r: (-r["volume_ratio_20"], r["rsi_14"], r["ticker"]))
+    assert [r["ticker"] for r in rows] == [r["ticker"] for r in expected]
+    code, out, _ = invoke("results", "latest", "--json", "--sort", "stop_pct", "--limit", "3")
+    rows = json.loads(out)["results"]
+    with_stop = sorted((r for r in every if r["stop_pct"] is not None),
+                       key=lambda r: (r["stop_pct"], r["ticker"]))  # fmt: skip
+    without = sorted(r["ticker"] for r in every if r["stop_pct"] is None)
+    assert [r["ticker"] for r in rows] == ([r["ticker"] for r in with_stop] + without)[:3]
+
+
+def test_the_table_shows_what_a_trader_sorts_on_and_columns_picks(
+    filled: sqlite3.Connection,
+) -> None:
+    code, out, _ = invoke("results", "latest")
+    header = out.splitlines()[1].split()
+    assert code == 0 and header[:6] == ["ticker", "date", "score", "verdict", "side", "close"]
+    assert "RSI" in header and "ATR" in header and "ratio" in header and "entry" not in header
+    code, out, _ = invoke("results", "latest", "--columns", "ticker,entry,reward_risk,rsi_14")
+    assert code == 0 and out.splitlines()[1].split() == ["ticker", "entry", "r:r", "RSI"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sort", "rsi"], "Error: --sort: unknown field 'rsi'; known fields: date, score"),
+        (["--sort", "score,"], "Error: --sort 'score,': an empty field"),
+        (["--columns", "ticker,nope"], "Error: --columns: unknown column 'nope'"),
+        (["--limit", "0"], "Error: --limit '0'"),
+    ],
+)
+def test_bad_sort_columns_or_limit_is_exit_2_before_the_database_is_opened(
+    isolated: Path, args: list[str], message: str
+) -> None:
+    missing = isolated / "nowhere.db"
+    done = subprocess.run([STOCKSCAN, "results", "latest", "--db", str(missing), *args],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
+    assert len(done.stderr.splitlines()) == 1 and not missing.exists()

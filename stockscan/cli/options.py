@@ -13,7 +13,7 @@ import typer
 from stockscan.errors import UsageError
 
 if TYPE_CHECKING:
-    from stockscan.screens import Compiled
+    from stockscan.screens import Compiled, Sort
 
 DbOption = Annotated[
     Path | None,
@@ -195,3 +195,25 @@ def parse_where(raw: str | None) -> Compiled | None:
     from stockscan.screens import compile_where
 
     return None if raw is None else compile_where(raw)
+
+
+SortOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sort",
+        metavar="FIELD[,FIELD...]",
+        help="Order by these fields, '-' first for descending, e.g. -volume_ratio_20,rsi_14"
+        " (default: best score first).",
+        show_default=False,
+    ),
+]
+LimitOption = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, metavar="N", help="Only the first N.", show_default=False),
+]
+
+
+def parse_sort(raw: str | None) -> Sort | None:
+    from stockscan.screens import compile_sort
+
+    return None if raw is None else compile_sort(raw)

@@ -16,10 +16,13 @@ from stockscan.cli.common import app, database, db_path, handle_errors
 from stockscan.cli.options import (
     DbOption,
     JsonOption,
+    LimitOption,
+    SortOption,
     SourceChoice,
     WhereOption,
     date_option,
     parse_date,
+    parse_sort,
     parse_where,
 )
 from stockscan.cli.output import output_file
@@ -161,6 +164,18 @@ def latest(
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
     where: WhereOption = None,
+    sort: SortOption = None,
+    limit: LimitOption = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="NAME[,NAME...]",
+            help="The table's columns (not --json or --csv), e.g. ticker,score,rsi_14,entry;"
+            " any field of --where, date, source.",
+            show_default=False,
+        ),
+    ] = None,
     date: str | None = date_option(
         "--date", "As of this market date: each ticker's newest result on or before it."
     ),
@@ -183,6 +198,8 @@ def latest(
     only_source = _source(source)
     screen = parse_where(where)
     condition = None if screen is None else (screen.sql, screen.params)
+    order = parse_sort(sort)
+    shown = render.latest_columns(columns)
     # One read transaction: the rows and the missing tickers come from the same state.
     with database(db, create=False) as conn, snapshot(conn):
         rows = store.latest_results(
@@ -193,6 +210,8 @@ def latest(
             min_score=score,
             source=only_source,
             where=condition,
+            order=None if order is None else order.sql,
+            limit=limit,
         )
         missing = store.tickers_without_results(conn, wanted, as_of=as_of) if wanted else []
         hints = {t: _elsewhere(conn, t, "latest", as_of=as_of) for t in missing}
@@ -204,7 +223,7 @@ def latest(
         sys.stdout.flush()
     elif rows:
         title = f"Newest result per ticker{f' on or before {as_of}' if as_of else ''}"
-        render.results_table(rows, title=title)
+        render.results_table(rows, title=title, columns=shown)
     elif not wanted or len(missing) < len(wanted):  # else the line below says it all
         render.note(
             render.no_results(

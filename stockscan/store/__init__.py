@@ -61,6 +61,7 @@ from stockscan.store.prices import (
     prune_prices,
 )
 from stockscan.store.results import (
+    INDICATOR_COLUMNS,
     RESULT_COLUMNS,
     HistoryRow,
     Result,
@@ -125,6 +126,7 @@ __all__ = [
     "PriceFetch",
     "RAW_PRUNED_KEY",
     "REAL_SOURCES",
+    "INDICATOR_COLUMNS",
     "RESULT_COLUMNS",
     "Result",
     "ResultDetail",

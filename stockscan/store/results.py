@@ -68,6 +68,14 @@ class ResultDetail(Result):
 _SELECT_RESULT = (
     ", ".join(f"r.{c}" for c in RESULT_COLUMNS) + ", r.analysis_source = 'demo' AS demo"
 )
+# result_indicators (m006) as the listings read it: the 17 indicators at the last bar and the
+# derived percentages; None where undefined, or where the raw data was gone before m006.
+INDICATOR_COLUMNS = (
+    "sma_20", "sma_50", "sma_200", "ema_20", "rsi_14", "macd", "macd_signal", "macd_hist",
+    "atr_14", "bb_upper", "bb_middle", "bb_lower", "adx_14", "roc_20", "volume_ratio_20",
+    "high_52w", "low_52w", "atr_pct", "stop_pct", "pct_from_52w_high",
+)  # fmt: skip
+_SELECT_INDICATORS = ", ".join(f"i.{c}" for c in INDICATOR_COLUMNS)
 
 
 def _result_rows(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
@@ -109,8 +117,12 @@ def latest_query(
     min_score: float | None = None,
     source: str | None = None,
     where: Condition | None = None,
+    order: str | None = None,
+    limit: int | None = None,
 ) -> tuple[str, list[Any]]:
-    """The newest result per ticker (on or before ``as_of``), best score first.
+    """The newest result per ticker (on or before ``as_of``), best score first, or in
+    ``order`` (an ORDER BY of stockscan.screens.compile_sort: fixed SQL), the first ``limit``.
+    Each row has its indicator columns (INDICATOR_COLUMNS) too.
 
     Every ticker costs two index seeks whatever the number of results: without a ticker list,
     the distinct tickers come from a skip-scan of idx_results_ticker_date (a recursive CTE
@@ -139,7 +151,7 @@ def latest_query(
         clauses += f" AND {where[0]}"
         filter_params += list(where[1])
     sql = (
-        f"{wanted} SELECT {_SELECT_RESULT} FROM wanted"
+        f"{wanted} SELECT {_SELECT_RESULT}, {_SELECT_INDICATORS} FROM wanted"
         " JOIN analysis_results AS r ON r.id = ("
         " SELECT id FROM analysis_results"
         f" WHERE ticker = wanted.ticker{date_clause}"
@@ -147,8 +159,11 @@ def latest_query(
         # A primary-key seek per row; every result has its row (m006), LEFT only so that a
         # missing one could never hide a result.
         " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
-        f" WHERE 1{clauses} ORDER BY r.score DESC, r.ticker"
+        f" WHERE 1{clauses} ORDER BY {order or 'r.score DESC, r.ticker'}"
     )
+    if limit is not None:
+        sql += " LIMIT ?"
+        filter_params.append(limit)
     return sql, params + filter_params
 
 
@@ -161,9 +176,18 @@ def latest_results(
     min_score: float | None = None,
     source: str | None = None,
     where: Condition | None = None,
+    order: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     sql, params = latest_query(
-        tickers, as_of=as_of, verdicts=verdicts, min_score=min_score, source=source, where=where
+        tickers,
+        as_of=as_of,
+        verdicts=verdicts,
+        min_score=min_score,
+        source=source,
+        where=where,
+        order=order,
+        limit=limit,
     )
     return list(_result_rows(conn.execute(sql, params)))
 
