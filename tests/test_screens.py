@@ -450,3 +450,58 @@ def test_bad_sort_columns_or_limit_is_exit_2_before_the_database_is_opened(
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
     assert len(done.stderr.splitlines()) == 1 and not missing.exists()
+
+
+# --- saved screens ------------------------------------------------------------------------------
+
+
+def test_saved_screens_round_trip_and_list_as_where_does(filled: sqlite3.Connection) -> None:
+    expression, sort = "close > sma_50 or verdict in (HOLD, SELL)", "-rsi_14,ticker"
+    assert invoke("screen", "save", "mine", expression, "--sort", sort)[0] == 0
+    assert invoke("screen", "save", "other", "score > 0")[0] == 0
+    code, out, _ = invoke("screen", "list", "--json")
+    saved = json.loads(out)["screens"]
+    assert code == 0 and [s["name"] for s in saved] == ["mine", "other"]
+    assert (saved[0]["expression"], saved[0]["sort"]) == (expression, sort)
+    assert saved[1]["sort"] is None
+    code, out, _ = invoke("screen", "show", "mine", "--json")
+    assert code == 0 and json.loads(out) == saved[0]
+    by_name = json.loads(invoke("results", "latest", "--screen", "mine", "--json")[1])
+    by_where = json.loads(
+        invoke("results", "latest", "--where", expression, "--sort", sort, "--json")[1]
+    )
+    assert by_name["results"] == by_where["results"] and by_name["results"]
+    # --sort given wins over the saved one; --where and --screen must both pass
+    code, out, _ = invoke("results", "latest", "--screen", "mine", "--sort", "ticker", "--json")
+    tickers = [r["ticker"] for r in json.loads(out)["results"]]
+    assert tickers == sorted(r["ticker"] for r in by_name["results"])
+    code, out, _ = invoke("results", "latest", "--screen", "mine", "--where", "verdict = HOLD",
+                          "--json")  # fmt: skip
+    assert {r["ticker"] for r in json.loads(out)["results"]} == {
+        r["ticker"] for r in by_name["results"] if r["verdict"] == "HOLD"
+    }
+    exported = json.loads(invoke("results", "export", "--format", "json", "--screen", "mine")[1])
+    every = json.loads(invoke("results", "export", "--format", "json", "--where", expression)[1])
+    assert exported == every
+    # saving again replaces; removing removes
+    code, _, err = invoke("screen", "save", "mine", "score > 50")
+    assert code == 0 and "Replaced screen mine." in err
+    assert json.loads(invoke("screen", "show", "mine", "--json")[1])["sort"] is None
+    assert invoke("screen", "remove", "mine")[0] == 0
+    code, _, err = invoke("screen", "remove", "mine")
+    assert code == 2 and err.startswith("Error: no screen 'mine'")
+    code, _, err = invoke("results", "latest", "--screen", "mine")
+    assert code == 2 and err.startswith("Error: --screen 'mine': no such screen (screens: other)")
+
+
+def test_a_bad_screen_is_never_saved(isolated: Path) -> None:
+    db = isolated / "s.db"
+    for args, message in (
+        (["x", "score >"], "Error: --where: expected a value"),
+        (["x", "score > 1", "--sort", "nope"], "Error: --sort: unknown field 'nope'"),
+        (["bad name", "score > 1"], "Error: screen name 'bad name': expected"),
+    ):
+        done = subprocess.run([STOCKSCAN, "screen", "save", *args, "--db", str(db)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
+        assert not db.exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -217,3 +219,60 @@ def parse_sort(raw: str | None) -> Sort | None:
     from stockscan.screens import compile_sort
 
     return None if raw is None else compile_sort(raw)
+
+
+ScreenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--screen",
+        metavar="NAME",
+        help="Only results passing this saved screen (`stockscan screen list`), in its order"
+        " unless --sort is given; with --where, both must pass.",
+        show_default=False,
+    ),
+]
+SCREEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def parse_screen_name(raw: str | None) -> str | None:
+    if raw is not None and not SCREEN_NAME.fullmatch(raw):
+        shown = repr(raw if len(raw) <= 30 else raw[:30] + "…")
+        raise UsageError(
+            f"screen name {shown}: expected 1-64 letters, digits, '_', '.' or '-',"
+            " starting with a letter or digit"
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What a listing filters and orders by: --where and --screen together."""
+
+    condition: tuple[str, tuple[Any, ...]] | None
+    order: str | None
+    text: str | None  # what an empty listing names
+
+
+def screening(conn: Any, name: str | None, where: Compiled | None, sort: Sort | None) -> Screening:
+    """Combine --where and a saved --screen (read from ``conn``); a saved screen that no
+    longer compiles (a name this version does not know) is a usage error naming it."""
+    from stockscan import store
+    from stockscan.screens import compile_sort, compile_where
+
+    parts = [] if where is None else [where]
+    texts = [] if where is None else [f"--where {shlex.quote(where.text)}"]
+    order = sort
+    if name is not None:
+        saved = store.get_screen(conn, name)
+        if saved is None:
+            known = ", ".join(s["name"] for s in store.list_screens(conn)) or "none saved"
+            raise UsageError(f"--screen {name!r}: no such screen (screens: {known})")
+        parts.append(compile_where(saved["expression"], f"screen {name}"))
+        texts.append(f"--screen {name}")
+        if order is None and saved["sort"]:
+            order = compile_sort(saved["sort"], f"screen {name}: --sort")
+    condition = None
+    if parts:
+        sql = " AND ".join(part.sql for part in parts)
+        condition = (sql, tuple(p for part in parts for p in part.params))
+    return Screening(condition, None if order is None else order.sql, " ".join(texts) or None)

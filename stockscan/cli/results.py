@@ -17,13 +17,16 @@ from stockscan.cli.options import (
     DbOption,
     JsonOption,
     LimitOption,
+    ScreenOption,
     SortOption,
     SourceChoice,
     WhereOption,
     date_option,
     parse_date,
+    parse_screen_name,
     parse_sort,
     parse_where,
+    screening,
 )
 from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
@@ -164,6 +167,7 @@ def latest(
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
     where: WhereOption = None,
+    screen_name: ScreenOption = None,
     sort: SortOption = None,
     limit: LimitOption = None,
     columns: Annotated[
@@ -197,11 +201,12 @@ def latest(
     score = _min_score(min_score)
     only_source = _source(source)
     screen = parse_where(where)
-    condition = None if screen is None else (screen.sql, screen.params)
+    name = parse_screen_name(screen_name)
     order = parse_sort(sort)
     shown = render.latest_columns(columns)
     # One read transaction: the rows and the missing tickers come from the same state.
     with database(db, create=False) as conn, snapshot(conn):
+        screened = screening(conn, name, screen, order)
         rows = store.latest_results(
             conn,
             wanted,
@@ -209,8 +214,8 @@ def latest(
             verdicts=verdicts,
             min_score=score,
             source=only_source,
-            where=condition,
-            order=None if order is None else order.sql,
+            where=screened.condition,
+            order=screened.order,
             limit=limit,
         )
         missing = store.tickers_without_results(conn, wanted, as_of=as_of) if wanted else []
@@ -231,7 +236,7 @@ def latest(
                 verdicts=verdicts,
                 score=score,
                 source=only_source,
-                where=None if screen is None else screen.text,
+                where=screened.text,
             )
         )
     render.missing_notes(missing, hints)
@@ -329,6 +334,7 @@ def export(
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
     where: WhereOption = None,
+    screen_name: ScreenOption = None,
     db: DbOption = None,
 ) -> None:
     """Export every result matching the filters, streamed row by row, by ticker and date."""
@@ -341,17 +347,19 @@ def export(
     start, end = parse_date("--since", since), parse_date("--until", until)
     verdicts, score, only_source = _verdicts(verdict), _min_score(min_score), _source(source)
     screen = parse_where(where)
+    name = parse_screen_name(screen_name)
     to_stdout = output is None or str(output) == "-"
-    empty = render.no_results(
-        wanted,
-        since=start,
-        until=end,
-        verdicts=verdicts,
-        score=score,
-        source=only_source,
-        where=None if screen is None else screen.text,
-    )
     with database(db, create=False) as conn:
+        screened = screening(conn, name, screen, None)
+        empty = render.no_results(
+            wanted,
+            since=start,
+            until=end,
+            verdicts=verdicts,
+            score=score,
+            source=only_source,
+            where=screened.text,
+        )
         rows = store.iter_results(
             conn,
             wanted,
@@ -360,7 +368,7 @@ def export(
             verdicts=verdicts,
             min_score=score,
             source=only_source,
-            where=None if screen is None else (screen.sql, screen.params),
+            where=screened.condition,
         )
         if to_stdout:
             count = render.write_records(rows, fmt, sys.stdout)

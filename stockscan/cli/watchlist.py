@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import csv
-import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from stockscan.cli.common import app, database, handle_errors
-from stockscan.cli.options import DbOption, ExchangeOption, JsonOption, WhereOption, parse_where
+from stockscan.cli.options import (
+    DbOption,
+    ExchangeOption,
+    JsonOption,
+    ScreenOption,
+    WhereOption,
+    parse_screen_name,
+    parse_where,
+    screening,
+)
 from stockscan.errors import UsageError
 
 watchlist_app = typer.Typer(
@@ -80,16 +88,21 @@ def remove(tickers: TickersArgument, db: DbOption = None) -> None:
     '  stockscan watchlist list --where "verdict in (BUY, STRONG_BUY) and stop_pct < 5"',
 )
 @handle_errors
-def list_(json_output: JsonOption = False, where: WhereOption = None, db: DbOption = None) -> None:
+def list_(
+    json_output: JsonOption = False,
+    where: WhereOption = None,
+    screen_name: ScreenOption = None,
+    db: DbOption = None,
+) -> None:
     """Show each followed ticker with its latest score, verdict and trade plan."""
     from stockscan import render, store
     from stockscan.db import snapshot
 
     screen = parse_where(where)
+    name = parse_screen_name(screen_name)
     with database(db, create=False) as conn, snapshot(conn):
-        rows = store.watchlist_rows(
-            conn, where=None if screen is None else (screen.sql, screen.params)
-        )
+        screened = screening(conn, name, screen, None)
+        rows = store.watchlist_rows(conn, where=screened.condition)
         newest = store.newest_market_date(conn)
     for row in rows:
         # Stale: its latest analysis is older than the newest market date in the database.
@@ -98,10 +111,8 @@ def list_(json_output: JsonOption = False, where: WhereOption = None, db: DbOpti
         render.print_json(render.watchlist_document(newest, rows))
     elif rows:
         render.watchlist_table(rows)
-    elif screen is not None:
-        render.note(
-            f"No followed ticker's latest result matches --where {shlex.quote(screen.text)}."
-        )
+    elif screened.text is not None:
+        render.note(f"No followed ticker's latest result matches {screened.text}.")
     else:
         render.note("The watchlist is empty: add tickers with `stockscan watchlist add TCS.NS`.")
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
@@ -424,7 +423,7 @@ def no_results(
         *([f"--verdict {','.join(verdicts)}"] if verdicts else []),
         *([f"--min-score {score:g}"] if score is not None else []),
         *([f"--source {source}"] if source else []),
-        *([f"--where {shlex.quote(where)}"] if where else []),
+        *([where] if where else []),  # --where and --screen, as screening() names them
     ]
     among = f" for {', '.join(tickers)}" if tickers else ""
     if not filters:
