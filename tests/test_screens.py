@@ -505,3 +505,29 @@ def test_a_bad_screen_is_never_saved(isolated: Path) -> None:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
         assert not db.exists()
+
+
+def test_scan_with_a_screen_prints_after_the_job_the_stocks_that_pass(tmp_path: Path) -> None:
+    db = tmp_path / "scan.db"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([STOCKSCAN, *args, "--db", str(db)], capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+
+    assert run("watchlist", "add", *TICKERS).returncode == 0
+    assert run("screen", "save", "up", "close > sma_50", "--sort", "-rsi_14").returncode == 0
+    # a screen that does not exist: exit 2 before any job
+    done = run("scan", "--source", "demo", "--quiet", "--screen", "nope")
+    assert done.returncode == 2 and "no such screen (screens: up)" in done.stderr
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM analysis_jobs").fetchone() == (0,)
+    done = run("scan", "--source", "demo", "--quiet", "--screen", "up")
+    assert done.returncode == 0, done.stderr
+    expected = json.loads(run("results", "latest", "--screen", "up", "--json").stdout)["results"]
+    lines = done.stdout.splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith("Passing screen up:"))
+    assert lines[title] == f"Passing screen up: {len(expected)} of {len(TICKERS)}"
+    listed = [line.split()[0] for line in lines[title + 2 : title + 2 + len(expected)]]
+    assert listed == [row["ticker"] for row in expected] and expected
+    done = run("scan", "--source", "demo", "--json", "--screen", "up")
+    assert done.returncode == 2 and "--screen and --json: choose one" in done.stderr
+    oracle(db)
