@@ -23,7 +23,7 @@ from stockscan.analysis import INDICATOR_NAMES
 from stockscan.cli import app
 from stockscan.db import transaction
 from stockscan.errors import UsageError
-from stockscan.screens import FIELDS, compile_where
+from stockscan.screens import FIELDS, compile_sort, compile_where
 from tests.conftest import oracle
 from tests.fakes import FakeSource
 
@@ -531,3 +531,13 @@ def test_scan_with_a_screen_prints_after_the_job_the_stocks_that_pass(tmp_path: 
     done = run("scan", "--source", "demo", "--json", "--screen", "up")
     assert done.returncode == 2 and "--screen and --json: choose one" in done.stderr
     oracle(db)
+
+
+def test_the_twelve_ready_screens_of_the_docs_compile() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "screens.md").read_text()
+    ready = text.split("## Twelve ready screens")[1].split("## At scale")[0]
+    found = re.findall(r'`--where "([^"]+)"(?: --sort (\S+?))?(?: --limit \d+)?`', ready)
+    assert len(found) == 12
+    for expression, sort in found:
+        compiled = compile_where(expression)
+        assert compiled.sql and (not sort or compile_sort(sort).sql)
