@@ -541,3 +541,32 @@ def test_the_twelve_ready_screens_of_the_docs_compile() -> None:
     for expression, sort in found:
         compiled = compile_where(expression)
         assert compiled.sql and (not sort or compile_sort(sort).sql)
+
+
+def test_report_keeps_the_stocks_that_pass_and_every_failure(
+    filled: sqlite3.Connection, tmp_path: Path
+) -> None:
+    from stockscan.charts.report import gather
+
+    job = store.get_job(filled, store.newest_job_id(filled) or 0)
+    assert job is not None
+    expression = "close > sma_50"
+    compiled = compile_where(expression)
+    with transaction(filled):  # a failed stock in the job: it stays whatever the screen
+        filled.execute(
+            "INSERT INTO analysis_jobs_details (job_id, ticker, position, status, error_kind,"
+            " error_message) VALUES (?, 'BAD.NS', 99, 'failed', 'no_data', 'none')",
+            (job["id"],),
+        )
+        filled.execute("UPDATE analysis_jobs SET failed = failed + 1 WHERE id = ?", (job["id"],))
+    report = gather(filled, job, where=(compiled.sql, compiled.params))
+    passing = {r["ticker"] for r in json.loads(invoke("results", "latest", "--where",
+               expression, "--json")[1])["results"]}  # fmt: skip
+    assert {s["ticker"] for s in report.stocks} == passing | {"BAD.NS"}
+    assert 0 < len(passing) < len(TICKERS)
+    sql, params = store.job_passing_query(job["id"], (compiled.sql, compiled.params))
+    steps = [row[3] for row in filled.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    assert all(step.startswith("SEARCH ") for step in steps), steps
+    code, _, err = invoke("report", "--latest", "-o", str(tmp_path / "r.html"), "--where", "x >")
+    assert code == 2 and err.startswith("Error: --where: unknown name 'x'")
+    assert not (tmp_path / "r.html").exists()

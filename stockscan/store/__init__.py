@@ -63,6 +63,7 @@ from stockscan.store.prices import (
 from stockscan.store.results import (
     INDICATOR_COLUMNS,
     RESULT_COLUMNS,
+    Condition,
     HistoryRow,
     Result,
     ResultDetail,
@@ -72,6 +73,8 @@ from stockscan.store.results import (
     find_result_query,
     history_query,
     iter_results,
+    job_passing,
+    job_passing_query,
     latest_query,
     latest_results,
     newest_market_date,
@@ -123,6 +126,7 @@ def open(path: Path, *, create: bool = True) -> sqlite3.Connection:
 
 
 __all__ = [
+    "Condition",
     "ACTIVE_JOB_STATUSES",
     "COUNTED_STOCK_STATUSES",
     "HistoryRow",
@@ -169,6 +173,8 @@ __all__ = [
     "insert_legacy_watchlist",
     "interrupt_job",
     "iter_results",
+    "job_passing",
+    "job_passing_query",
     "job_prune_effects",
     "job_stocks",
     "keep_result",

@@ -423,3 +423,20 @@ def report_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]
     for row in rows:
         row["result_job_params"] = _decoded(row["result_job_params"])
     return rows
+
+
+def job_passing_query(job_id: int, where: Condition) -> tuple[str, list[Any]]:
+    """The ids of the results a job's stocks wrote (or kept) that pass a screen: the job's
+    detail rows by idx_details_job_status, then primary keys."""
+    sql = (
+        "SELECT r.id FROM analysis_jobs_details AS d"
+        " JOIN analysis_results AS r ON r.id = d.result_id"
+        " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
+        f" WHERE d.job_id = ? AND {where[0]}"
+    )
+    return sql, [job_id, *where[1]]
+
+
+def job_passing(conn: sqlite3.Connection, job_id: int, where: Condition) -> set[int]:
+    sql, params = job_passing_query(job_id, where)
+    return {int(row[0]) for row in conn.execute(sql, params)}
