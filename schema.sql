@@ -103,6 +103,39 @@ CREATE TABLE price_fetches (
     PRIMARY KEY (source, ticker, auto_adjust)
 ) WITHOUT ROWID;
 
+CREATE TABLE result_indicators (
+    result_id          INTEGER PRIMARY KEY
+                       REFERENCES analysis_results (id) ON DELETE CASCADE,
+    sma_20             REAL,
+    sma_50             REAL,
+    sma_200            REAL,
+    ema_20             REAL,
+    rsi_14             REAL,
+    macd               REAL,
+    macd_signal        REAL,
+    macd_hist          REAL,
+    atr_14             REAL,
+    bb_upper           REAL,
+    bb_middle          REAL,
+    bb_lower           REAL,
+    adx_14             REAL,
+    roc_20             REAL,
+    volume_ratio_20    REAL,
+    high_52w           REAL,
+    low_52w            REAL,
+    atr_pct            REAL,
+    stop_pct           REAL,
+    pct_from_52w_high  REAL
+);
+
+CREATE TABLE screens (
+    name        TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+    expression  TEXT NOT NULL CHECK (length(expression) > 0),
+    sort        TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+
 CREATE TABLE watchlist (
     id                INTEGER PRIMARY KEY,
     ticker            TEXT NOT NULL UNIQUE,

@@ -11,6 +11,9 @@ as whole `stockscan` processes (against a bare Typer app started in the same run
 - storage per result with raw data (<= 8 KB) and without it (<= 400 bytes);
 - `results latest --json` as a process (<= 120 ms above bare Typer), one ticker's latest and
   `watchlist list` (<= 40 ms above it; skipped when that command does not exist yet);
+- screens (issue 19): `SCREEN`, a three-clause --where over the newest result of every
+  ticker, compiled and run in process (<= 10 ms) and as `results latest --where … --json`
+  (<= 60 ms above bare Typer);
 - the same queries on the old design (raw JSON inline, no job link, no index; 20 KB of raw
   JSON per row) at 10,000 and 20,000 results, and the ratio.
 
@@ -46,6 +49,7 @@ from stockscan import store
 from stockscan.analysis import analyze
 from stockscan.analysis.model import Analysis
 from stockscan.db import transaction
+from stockscan.screens import compile_where
 from stockscan.sources.demo import demo_bars
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,7 +72,11 @@ TARGETS = {
     "process_latest_json_over_bare_ms": 120.0,
     "process_latest_one_ticker_over_bare_ms": 40.0,
     "process_watchlist_list_over_bare_ms": 40.0,
+    # Screens (issue 19): a three-clause --where over the newest result of every ticker.
+    "screen_where_ms": 10.0,
+    "process_screen_over_bare_ms": 60.0,
 }
+SCREEN = "close > sma_200 and rsi_14 < 60 and volume_ratio_20 > 0.8"
 
 BARE_TYPER = """\
 import typer
@@ -254,9 +262,16 @@ def in_process(path: Path) -> dict[str, Any]:
                 lambda: store.result_history(conn, rng.choice(names), limit=30), 200
             ),
             "show_one": timed(lambda: store.find_result(conn, rng.choice(names)), 200),
+            # compiled each time, as a command does: parse, check, then the query
+            "screen_where": {**timed(lambda: screened(conn), 20), "rows": len(screened(conn))},
         }
     finally:
         conn.close()
+
+
+def screened(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    compiled = compile_where(SCREEN)
+    return store.latest_results(conn, where=(compiled.sql, compiled.params))
 
 
 def process_samples(
@@ -304,6 +319,14 @@ def whole_process(path: Path, workdir: Path, runs: int) -> dict[str, Any]:
             "results_latest_json": [*stockscan, "results", "latest", "--json"],
             "results_latest_one_ticker_json": one_ticker,
             "watchlist_list_json": [*stockscan, "watchlist", "list", "--json"],
+            "results_latest_where_json": [
+                *stockscan,
+                "results",
+                "latest",
+                "--where",
+                SCREEN,
+                "--json",
+            ],
         },
         env,
         runs,
@@ -455,7 +478,7 @@ def compare(report: dict[str, Any]) -> dict[str, Any]:
     sizes = report["sizes"]
     smallest, largest = sizes[min(sizes, key=int)], sizes[max(sizes, key=int)]
     queries = ("latest_one_ticker", "latest_watchlist_500", "latest_all_tickers", "history_5",
-               "show_one")  # fmt: skip
+               "show_one", "screen_where")  # fmt: skip
 
     def ms(entry: dict[str, Any], query: str, statistic: str = "median_ms") -> float:
         return float(entry["in_process"][query][statistic])
@@ -493,6 +516,7 @@ def compare(report: dict[str, Any]) -> dict[str, Any]:
         "latest_watchlist_500_ms": ms(largest, "latest_watchlist_500")
         <= TARGETS["latest_watchlist_500_ms"],
         "history_500_ms": ms(largest, "history_500") <= TARGETS["history_500_ms"],
+        "screen_where_ms": ms(largest, "screen_where") <= TARGETS["screen_where_ms"],
         "growth": all(
             ratio <= TARGETS["growth_max"]
             for name, ratio in result["growth_smallest_to_largest"].items()
@@ -508,6 +532,7 @@ def compare(report: dict[str, Any]) -> dict[str, Any]:
         ("results_latest_json", "process_latest_json_over_bare_ms"),
         ("results_latest_one_ticker_json", "process_latest_one_ticker_over_bare_ms"),
         ("watchlist_list_json", "process_watchlist_list_over_bare_ms"),
+        ("results_latest_where_json", "process_screen_over_bare_ms"),
     ):
         checks[target] = None if over[name] is None else over[name] <= TARGETS[target]
     result["targets_met_at_largest_size"] = checks

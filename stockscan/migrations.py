@@ -422,6 +422,87 @@ ALTER TABLE analysis_results ADD COLUMN auto_adjust INTEGER CHECK (auto_adjust I
     )
 
 
+# The snapshot indicators of m006, frozen here: this migration's columns never change, whatever
+# stockscan.analysis.INDICATOR_NAMES becomes (a new indicator is a new migration).
+_M006_INDICATORS = (
+    "sma_20", "sma_50", "sma_200", "ema_20", "rsi_14", "macd", "macd_signal", "macd_hist",
+    "atr_14", "bb_upper", "bb_middle", "bb_lower", "adx_14", "roc_20", "volume_ratio_20",
+    "high_52w", "low_52w",
+)  # fmt: skip
+
+
+def _m006_number(name: str) -> str:
+    """The raw data's snapshot value ``name`` as a number, NULL when absent or not a number
+    (an old system's payload may hold anything)."""
+    path = f"'$.indicators.{name}'"
+    return (
+        f"CASE json_type(raw.payload, {path}) WHEN 'real' THEN json_extract(raw.payload, {path})"
+        f" WHEN 'integer' THEN json_extract(raw.payload, {path}) END"
+    )
+
+
+def m006_fill_indicators_sql(where: str) -> str:
+    """The INSERT that (re)writes result_indicators from analysis_results and the raw data of
+    the results ``where`` selects: m006's backfill, and (frozen with it) what save_result runs
+    for the result it has just written, so a backfilled row and a live one are the same."""
+    values = [_m006_number(name) for name in _M006_INDICATORS]
+    atr, high = _m006_number("atr_14"), _m006_number("high_52w")
+    derived = [
+        f"100.0 * ({atr}) / nullif(r.close, 0)",
+        "100.0 * abs(r.close - r.stop) / nullif(r.close, 0)",
+        f"100.0 * (r.close - ({high})) / nullif({high}, 0)",
+    ]
+    columns = [*_M006_INDICATORS, "atr_pct", "stop_pct", "pct_from_52w_high"]
+    return (
+        f"INSERT INTO result_indicators (result_id, {', '.join(columns)})"
+        f" SELECT r.id, {', '.join(values + derived)}"
+        " FROM analysis_results AS r LEFT JOIN analysis_raw_data AS raw ON raw.result_id = r.id"
+        f" WHERE {where}"
+        " ON CONFLICT (result_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in columns)
+    )
+
+
+@migration
+def m006_screens(conn: sqlite3.Connection) -> None:
+    columns = "".join(f"    {name:<18} REAL,\n" for name in _M006_INDICATORS)
+    execute_script(
+        conn,
+        f"""
+-- The snapshot indicators of one result as columns a screen (`--where`, `--sort`) can read
+-- without touching the raw JSON: one row per result, written in the same transaction as the
+-- result (store.save_result) and deleted with it. The 17 indicators are the values at the last
+-- bar (analysis_raw_data's "indicators"); NULL where an indicator is undefined there (e.g. no
+-- volume to compare with). The derived ones, in %: atr_pct = 100 * atr_14 / close; stop_pct =
+-- 100 * |close - stop| / close, the distance to the plan's stop (NULL when the plan has no
+-- stop); pct_from_52w_high = 100 * (close - high_52w) / high_52w, zero or below.
+-- Rows of results that existed before this migration were filled from their raw data; a
+-- result whose raw data had been pruned (`db prune --raw-older-than`), or that was imported
+-- from the old system (no indicators, no close), has NULL in every column.
+CREATE TABLE result_indicators (
+    result_id          INTEGER PRIMARY KEY
+                       REFERENCES analysis_results (id) ON DELETE CASCADE,
+{columns}    atr_pct            REAL,
+    stop_pct           REAL,
+    pct_from_52w_high  REAL
+);
+
+-- A saved screen (`stockscan screen save NAME EXPR`): a --where expression under a name, with
+-- the --sort it was saved with. expression is stored as typed and compiled each time it is
+-- used, so a screen saved by an older version is checked by the rules of the running one.
+-- sort: the --sort text, NULL for the listing's own order (best score first).
+CREATE TABLE screens (
+    name        TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+    expression  TEXT NOT NULL CHECK (length(expression) > 0),
+    sort        TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+""",
+    )
+    conn.execute(m006_fill_indicators_sql("1"))
+
+
 def _ensure_table(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations ( name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -449,6 +530,8 @@ SMALL_MIGRATION_BYTES = 256 * 1024
 # Bytes per row of an index on one short column (a date and a rowid, with b-tree overhead).
 INDEX_ROW_BYTES = 48
 MARGIN_BYTES = 4 * 1024 * 1024
+# Bytes per row of result_indicators (21 REALs, a rowid, b-tree overhead).
+INDICATOR_ROW_BYTES = 200
 
 
 def _bytes_in_use(conn: sqlite3.Connection) -> int:
@@ -471,6 +554,8 @@ WRITES: dict[str, Callable[[sqlite3.Connection], int]] = {
     "m003_legacy_import": _bytes_in_use,
     # A new index on analysis_results (analysis_date).
     "m004_detail_note": lambda conn: _rows(conn, "analysis_results") * INDEX_ROW_BYTES,
+    # A row of 21 numbers per result.
+    "m006_screens": lambda conn: _rows(conn, "analysis_results") * INDICATOR_ROW_BYTES,
 }
 
 

@@ -133,6 +133,15 @@ def oracle(db: Path, *, dead_owners: bool = False, runs: Sequence[tuple[int, str
             ).fetchall()
             == []
         )
+        # no result without its indicator row (m006: written in the result's transaction)
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'result_indicators'").fetchone():
+            assert (
+                conn.execute(
+                    "SELECT r.id FROM analysis_results r WHERE NOT EXISTS"
+                    " (SELECT 1 FROM result_indicators i WHERE i.result_id = r.id)"
+                ).fetchall()
+                == []
+            )
         # every succeeded detail points at a result, and only succeeded details do
         assert (
             conn.execute(

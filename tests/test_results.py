@@ -78,7 +78,8 @@ def test_latest_is_one_row_per_ticker_best_score_first(filled: sqlite3.Connectio
     scores = [r["score"] for r in rows]
     assert scores == sorted(scores, reverse=True)
     for row in rows:
-        assert set(render.result_fields()) == set(row)
+        # every field of the listings, and the indicator columns a screen reads (issue 19)
+        assert set(row) == {*render.result_fields(), *store.INDICATOR_COLUMNS}
         assert row["score"] == newest(filled, row["ticker"])["score"]
         # demo rows are marked, and a demo result never replaced the real TCS.NS one
         assert row["demo"] is (row["ticker"] == "DEMO.NS")

@@ -54,9 +54,20 @@ class Report:
 # --- gathering -------------------------------------------------------------------------------
 
 
-def gather(conn: sqlite3.Connection, job: store.Job, *, chart_bars: int = CHART_BARS) -> Report:
-    """The job's stocks and a chart (or the reason there is none) for each BUY-side result."""
+def gather(
+    conn: sqlite3.Connection,
+    job: store.Job,
+    *,
+    chart_bars: int = CHART_BARS,
+    where: store.Condition | None = None,
+) -> Report:
+    """The job's stocks and a chart (or the reason there is none) for each BUY-side result.
+    ``where``: a screen; only the stocks whose result passes it, and those with no result (a
+    failure or a skip stays in the report whatever the screen)."""
     stocks = store.report_stocks(conn, job["id"])
+    if where is not None:
+        passing = store.job_passing(conn, job["id"], where)
+        stocks = [s for s in stocks if s["result_id"] is None or s["result_id"] in passing]
     report = Report(
         job=job,
         stocks=stocks,

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "watchlist": ("watchlist",),
     "results": ("results", "changes"),
     "report": ("report",),
+    "screen": ("screen",),
     "jobs": ("jobs",),
     "db": ("db",),
 }

@@ -239,8 +239,10 @@ def run_job(
     skip_unchanged: bool = False,
     log_file: Path | None = None,
     plan: PlanOptions | None = None,
+    after: Callable[[], None] | None = None,
 ) -> None:
-    """What analyze and scan share: build the request, run the job, show it, exit."""
+    """What analyze and scan share: build the request, run the job, show it, exit.
+    ``after``: what to print once the job is shown, before its exit (scan --screen)."""
     from stockscan import jobs
     from stockscan.sources import get_source
 
@@ -266,7 +268,7 @@ def run_job(
             outcome = jobs.run(conn, request, reporter, source=price_source)
     finally:
         reporter.close()
-    finish_job(outcome, json_output, reporter)
+    finish_job(outcome, json_output, reporter, after)
 
 
 @dataclass(frozen=True)
@@ -323,7 +325,12 @@ def job_reporter(
     return JobReporter(mode, source, log_file)
 
 
-def finish_job(outcome: JobOutcome, json_output: bool, reporter: JobReporter) -> None:
+def finish_job(
+    outcome: JobOutcome,
+    json_output: bool,
+    reporter: JobReporter,
+    after: Callable[[], None] | None = None,
+) -> None:
     """Show the finished job (its summary, or its JSON document) and exit with its code."""
     from stockscan import render
 
@@ -335,5 +342,7 @@ def finish_job(outcome: JobOutcome, json_output: bool, reporter: JobReporter) ->
     else:
         reporter.summary(outcome.job, outcome.stocks)
     reporter.log_summary(outcome.job, outcome.stocks)
+    if after is not None:
+        after()
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from stockscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from stockscan.screens import Compiled, Sort
 
 DbOption = Annotated[
     Path | None,
@@ -172,3 +177,102 @@ def parse_date(option: str, raw: str | None) -> str | None:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         raise UsageError(f"{option} {raw!r}: expected a date like 2026-11-27") from None
+
+
+WhereOption = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        metavar="EXPR",
+        help='Only results passing this screen, e.g. "close > sma_200 and rsi_14 < 40"'
+        " (docs/screens.md).",
+        show_default=False,
+    ),
+]
+
+
+def parse_where(raw: str | None) -> Compiled | None:
+    """A --where expression checked and compiled (UsageError, exit 2): before the database is
+    opened, as every option is."""
+    from stockscan.screens import compile_where
+
+    return None if raw is None else compile_where(raw)
+
+
+SortOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sort",
+        metavar="FIELD[,FIELD...]",
+        help="Order by these fields, '-' first for descending, e.g. -volume_ratio_20,rsi_14"
+        " (default: best score first).",
+        show_default=False,
+    ),
+]
+LimitOption = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, metavar="N", help="Only the first N.", show_default=False),
+]
+
+
+def parse_sort(raw: str | None) -> Sort | None:
+    from stockscan.screens import compile_sort
+
+    return None if raw is None else compile_sort(raw)
+
+
+ScreenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--screen",
+        metavar="NAME",
+        help="Only results passing this saved screen (`stockscan screen list`), in its order"
+        " unless --sort is given; with --where, both must pass.",
+        show_default=False,
+    ),
+]
+SCREEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def parse_screen_name(raw: str | None) -> str | None:
+    if raw is not None and not SCREEN_NAME.fullmatch(raw):
+        shown = repr(raw if len(raw) <= 30 else raw[:30] + "…")
+        raise UsageError(
+            f"screen name {shown}: expected 1-64 letters, digits, '_', '.' or '-',"
+            " starting with a letter or digit"
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What a listing filters and orders by: --where and --screen together."""
+
+    condition: tuple[str, tuple[Any, ...]] | None
+    order: str | None
+    text: str | None  # what an empty listing names
+
+
+def screening(conn: Any, name: str | None, where: Compiled | None, sort: Sort | None) -> Screening:
+    """Combine --where and a saved --screen (read from ``conn``); a saved screen that no
+    longer compiles (a name this version does not know) is a usage error naming it."""
+    from stockscan import store
+    from stockscan.screens import compile_sort, compile_where
+
+    parts = [] if where is None else [where]
+    texts = [] if where is None else [f"--where {shlex.quote(where.text)}"]
+    order = sort
+    if name is not None:
+        saved = store.get_screen(conn, name)
+        if saved is None:
+            known = ", ".join(s["name"] for s in store.list_screens(conn)) or "none saved"
+            raise UsageError(f"--screen {name!r}: no such screen (screens: {known})")
+        parts.append(compile_where(saved["expression"], f"screen {name}"))
+        texts.append(f"--screen {name}")
+        if order is None and saved["sort"]:
+            order = compile_sort(saved["sort"], f"screen {name}: --sort")
+    condition = None
+    if parts:
+        sql = " AND ".join(part.sql for part in parts)
+        condition = (sql, tuple(p for part in parts for p in part.params))
+    return Screening(condition, None if order is None else order.sql, " ".join(texts) or None)

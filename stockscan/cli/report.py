@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from stockscan.cli.common import app, database, db_path, handle_errors
-from stockscan.cli.options import DbOption
+from stockscan.cli.options import (
+    DbOption,
+    ScreenOption,
+    WhereOption,
+    parse_screen_name,
+    parse_where,
+    screening,
+)
 from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
 
@@ -39,6 +46,8 @@ def report(
         bool, typer.Option("--latest", help="Report on the newest job (the default).")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+    where: WhereOption = None,
+    screen_name: ScreenOption = None,
     db: DbOption = None,
 ) -> None:
     """Write an HTML report of a scan: summary, changes, BUY-side charts and failures."""
@@ -50,14 +59,17 @@ def report(
         raise UsageError("--job and --latest: choose one")
     if str(output) == "-":
         raise UsageError("--output -: the report is a file (it embeds its images)")
+    screen = parse_where(where)
+    name = parse_screen_name(screen_name)
     with database(db, create=False) as conn, snapshot(conn):
+        screened = screening(conn, name, screen, None)
         wanted = job_id if job_id is not None else store.newest_job_id(conn)
         if wanted is None:
             raise UsageError(f"no jobs in {db_path(db)}")
         job = store.get_job(conn, wanted)
         if job is None:
             raise UsageError(f"no job {wanted} in {db_path(db)}")
-        built = gather(conn, job)
+        built = gather(conn, job, where=screened.condition)
     page = to_html(built)
     with output_file(output, force=force) as out:
         out.write(page)

@@ -13,7 +13,21 @@ import typer
 
 from stockscan import vocab
 from stockscan.cli.common import app, database, db_path, handle_errors
-from stockscan.cli.options import DbOption, JsonOption, SourceChoice, date_option, parse_date
+from stockscan.cli.options import (
+    DbOption,
+    JsonOption,
+    LimitOption,
+    ScreenOption,
+    SortOption,
+    SourceChoice,
+    WhereOption,
+    date_option,
+    parse_date,
+    parse_screen_name,
+    parse_sort,
+    parse_where,
+    screening,
+)
 from stockscan.cli.output import output_file
 from stockscan.errors import UsageError
 
@@ -74,8 +88,6 @@ SourceFilter = Annotated[
         show_default=False,
     ),
 ]
-
-
 # --- parsing: everything the user typed is checked before the database is opened ----------
 
 
@@ -144,6 +156,7 @@ def _elsewhere(
     "latest",
     epilog="Examples:\n\n"
     "  stockscan results latest --verdict BUY,STRONG_BUY --min-score 60\n\n"
+    '  stockscan results latest --where "close > sma_200 and rsi_14 < 40"\n\n'
     "  stockscan results latest TCS.NS INFY.NS --json\n\n"
     "  stockscan results latest --date 2026-11-20 --csv > friday.csv",
 )
@@ -153,6 +166,20 @@ def latest(
     verdict: VerdictOption = None,
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
+    where: WhereOption = None,
+    screen_name: ScreenOption = None,
+    sort: SortOption = None,
+    limit: LimitOption = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            metavar="NAME[,NAME...]",
+            help="The table's columns (not --json or --csv), e.g. ticker,score,rsi_14,entry;"
+            " any field of --where, date, source.",
+            show_default=False,
+        ),
+    ] = None,
     date: str | None = date_option(
         "--date", "As of this market date: each ticker's newest result on or before it."
     ),
@@ -173,10 +200,23 @@ def latest(
     verdicts = _verdicts(verdict)
     score = _min_score(min_score)
     only_source = _source(source)
+    screen = parse_where(where)
+    name = parse_screen_name(screen_name)
+    order = parse_sort(sort)
+    shown = render.latest_columns(columns)
     # One read transaction: the rows and the missing tickers come from the same state.
     with database(db, create=False) as conn, snapshot(conn):
+        screened = screening(conn, name, screen, order)
         rows = store.latest_results(
-            conn, wanted, as_of=as_of, verdicts=verdicts, min_score=score, source=only_source
+            conn,
+            wanted,
+            as_of=as_of,
+            verdicts=verdicts,
+            min_score=score,
+            source=only_source,
+            where=screened.condition,
+            order=screened.order,
+            limit=limit,
         )
         missing = store.tickers_without_results(conn, wanted, as_of=as_of) if wanted else []
         hints = {t: _elsewhere(conn, t, "latest", as_of=as_of) for t in missing}
@@ -188,10 +228,16 @@ def latest(
         sys.stdout.flush()
     elif rows:
         title = f"Newest result per ticker{f' on or before {as_of}' if as_of else ''}"
-        render.results_table(rows, title=title)
+        render.results_table(rows, title=title, columns=shown)
     elif not wanted or len(missing) < len(wanted):  # else the line below says it all
         render.note(
-            render.no_results(date=as_of, verdicts=verdicts, score=score, source=only_source)
+            render.no_results(
+                date=as_of,
+                verdicts=verdicts,
+                score=score,
+                source=only_source,
+                where=screened.text,
+            )
         )
     render.missing_notes(missing, hints)
 
@@ -287,6 +333,8 @@ def export(
     verdict: VerdictOption = None,
     min_score: MinScoreOption = None,
     source: SourceFilter = None,
+    where: WhereOption = None,
+    screen_name: ScreenOption = None,
     db: DbOption = None,
 ) -> None:
     """Export every result matching the filters, streamed row by row, by ticker and date."""
@@ -298,8 +346,20 @@ def export(
     wanted = _tickers(tickers)
     start, end = parse_date("--since", since), parse_date("--until", until)
     verdicts, score, only_source = _verdicts(verdict), _min_score(min_score), _source(source)
+    screen = parse_where(where)
+    name = parse_screen_name(screen_name)
     to_stdout = output is None or str(output) == "-"
     with database(db, create=False) as conn:
+        screened = screening(conn, name, screen, None)
+        empty = render.no_results(
+            wanted,
+            since=start,
+            until=end,
+            verdicts=verdicts,
+            score=score,
+            source=only_source,
+            where=screened.text,
+        )
         rows = store.iter_results(
             conn,
             wanted,
@@ -308,25 +368,19 @@ def export(
             verdicts=verdicts,
             min_score=score,
             source=only_source,
+            where=screened.condition,
         )
         if to_stdout:
             count = render.write_records(rows, fmt, sys.stdout)
             sys.stdout.flush()
             if count == 0:
-                render.note(
-                    render.no_results(wanted, since=start, until=end, verdicts=verdicts,
-                                      score=score, source=only_source)
-                )  # fmt: skip
+                render.note(empty)
             return
         assert output is not None
         with output_file(output, force=force) as out:
             count = render.write_records(rows, fmt, out)
     if count == 0:
-        render.note(
-            render.no_results(
-                wanted, since=start, until=end, verdicts=verdicts, score=score, source=only_source
-            )
-        )
+        render.note(empty)
     render.note(f"Exported {count} result{'' if count == 1 else 's'} to {output}.")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,10 +28,15 @@ from stockscan.cli.options import (
     SidesOption,
     SourceChoice,
     SourceOption,
+    parse_screen_name,
+    screening,
 )
 from stockscan.errors import UsageError
 from stockscan.position import DEFAULT_MAX_POSITION_PCT
 from stockscan.request import DEFAULT_CAPITAL, DEFAULT_RISK_PCT
+
+if TYPE_CHECKING:
+    from stockscan.cli.options import Screening
 
 LogFileOption = Annotated[
     Path | None,
@@ -51,7 +56,8 @@ ADD_HINT = (
 @app.command(
     epilog="Examples:\n\n  stockscan scan\n\n"
     "  stockscan scan --quiet --log-file ~/stockscan-scan.log\n\n"
-    "  stockscan scan --source demo --json"
+    "  stockscan scan --source demo --json\n\n"
+    "  stockscan scan --quiet --screen pullback"
 )
 @handle_errors
 def scan(
@@ -69,6 +75,15 @@ def scan(
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     log_file: LogFileOption = None,
+    screen_name: Annotated[
+        str | None,
+        typer.Option(
+            "--screen",
+            metavar="NAME",
+            help="After the job, print the watchlist's stocks that pass this saved screen.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Analyse every ticker of the watchlist as one job; unchanged ones are not redone."""
@@ -83,8 +98,16 @@ def scan(
         # Not "no database": to a new user the missing thing is the watchlist. Nothing is
         # created; `watchlist add` creates the database.
         raise UsageError(f"nothing to scan: no watchlist yet (no database at {path}); {ADD_HINT}")
+    name = parse_screen_name(screen_name)
+    if name is not None and json_output:
+        raise UsageError(
+            "--screen and --json: choose one (`stockscan results latest --screen NAME --json`"
+            " gives the passing stocks as JSON)"
+        )
     with database(db, create=False) as conn:
         tickers = store.watchlist_tickers(conn)
+        # Checked now, so that a bad screen exits 2 before the job, not after it.
+        screened = None if name is None else screening(conn, name, None, None)
     if not tickers:
         raise UsageError(f"nothing to scan: the watchlist is empty (in {path}); {ADD_HINT}")
     bare = [ticker for ticker in tickers if is_bare(ticker)]
@@ -101,7 +124,22 @@ def scan(
         keep_partial=keep_partial, tuning=tuning, json_output=json_output, quiet=quiet, db=db,
         skip_unchanged=True, log_file=log_file,
         plan=PlanOptions(sides.value, shortable, max_position_pct, bands),
+        after=None if name is None else lambda: _passing(db, tickers, name, screened),
     )  # fmt: skip
+
+
+def _passing(db: Path | None, tickers: list[str], name: str, screened: Screening | None) -> None:
+    """scan --screen: the scanned stocks whose newest result passes the screen, so that the
+    cron mail of a --quiet scan holds only them."""
+    from stockscan import render, store
+
+    assert screened is not None
+    with database(db, create=False) as conn:
+        rows = store.latest_results(conn, tickers, where=screened.condition, order=screened.order)
+    if rows:
+        render.results_table(rows, title=f"Passing screen {name}: {len(rows)} of {len(tickers)}")
+    else:
+        render.say(f"No stock of the {len(tickers)} scanned passes screen {name}.")
 
 
 @app.command(epilog="Example:\n\n  stockscan cron >> my-crontab && crontab my-crontab")

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from stockscan.cli.common import app, database, handle_errors
-from stockscan.cli.options import DbOption, ExchangeOption, JsonOption
+from stockscan.cli.options import (
+    DbOption,
+    ExchangeOption,
+    JsonOption,
+    ScreenOption,
+    WhereOption,
+    parse_screen_name,
+    parse_where,
+    screening,
+)
 from stockscan.errors import UsageError
 
 watchlist_app = typer.Typer(
@@ -73,15 +82,27 @@ def remove(tickers: TickersArgument, db: DbOption = None) -> None:
     )
 
 
-@watchlist_app.command("list", epilog="Example:\n\n  stockscan watchlist list --json")
+@watchlist_app.command(
+    "list",
+    epilog="Examples:\n\n  stockscan watchlist list --json\n\n"
+    '  stockscan watchlist list --where "verdict in (BUY, STRONG_BUY) and stop_pct < 5"',
+)
 @handle_errors
-def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
+def list_(
+    json_output: JsonOption = False,
+    where: WhereOption = None,
+    screen_name: ScreenOption = None,
+    db: DbOption = None,
+) -> None:
     """Show each followed ticker with its latest score, verdict and trade plan."""
     from stockscan import render, store
     from stockscan.db import snapshot
 
+    screen = parse_where(where)
+    name = parse_screen_name(screen_name)
     with database(db, create=False) as conn, snapshot(conn):
-        rows = store.watchlist_rows(conn)
+        screened = screening(conn, name, screen, None)
+        rows = store.watchlist_rows(conn, where=screened.condition)
         newest = store.newest_market_date(conn)
     for row in rows:
         # Stale: its latest analysis is older than the newest market date in the database.
@@ -90,6 +111,8 @@ def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
         render.print_json(render.watchlist_document(newest, rows))
     elif rows:
         render.watchlist_table(rows)
+    elif screened.text is not None:
+        render.note(f"No followed ticker's latest result matches {screened.text}.")
     else:
         render.note("The watchlist is empty: add tickers with `stockscan watchlist add TCS.NS`.")
 

@@ -54,6 +54,7 @@ from stockscan.render.results import (
     changes_table,
     history_document,
     history_table,
+    latest_columns,
     latest_document,
     missing_notes,
     no_results,
@@ -64,6 +65,7 @@ from stockscan.render.results import (
     write_records,
 )
 from stockscan.render.scan import cron_text
+from stockscan.render.screen import screen_lines, screens_table
 from stockscan.render.streams import (
     OutputClosed,
     OutputFailed,
@@ -74,6 +76,8 @@ from stockscan.render.streams import (
 from stockscan.render.watchlist import watchlist_document, watchlist_table
 
 __all__ = [
+    "screen_lines",
+    "screens_table",
     "DEMO_NOTE",
     "PARTIAL_NOTE",
     "SOURCE_NOTES",
@@ -116,6 +120,7 @@ __all__ = [
     "result_detail",
     "result_document",
     "result_fields",
+    "latest_columns",
     "results_table",
     "safe",
     "say",

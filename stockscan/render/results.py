@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 from stockscan.render.base import SOURCE_NOTES, fmt, local_time, note, say, table
@@ -39,32 +39,94 @@ def _listing_notes(rows: list[dict[str, Any]]) -> None:
         say(PARTIAL_NOTE)
 
 
-def results_table(rows: list[dict[str, Any]], *, title: str | None = None) -> None:
-    """``results latest``: one row per ticker."""
-    columns = ["ticker", "date", "score", "verdict", "side", "close", "entry", "stop", "target",
-               "r:r", "source"]  # fmt: skip
-    cells = [
-        [
-            row["ticker"],
-            _date_cell(row),
-            f"{row['score']:.1f}",
-            row["verdict"],
-            row["side"],
-            fmt(row["close"]),
-            fmt(row["entry"]),
-            fmt(row["stop"]),
-            fmt(row["target"]),
-            fmt(row["reward_risk"], 1),
-            _source_cell(row),
-        ]
-        for row in rows
-    ]
+# The columns `results latest` can show (--columns): name -> (header, cell, right-aligned).
+# The default leaves out entry (the close on the exchange's tick: a tick at most from it) and
+# reward:risk (the plan's 2.0, to the tick): columns a trader cannot sort stocks apart by.
+_Cell = Callable[[Mapping[str, Any]], str]
+
+
+def _number(name: str, digits: int = 2) -> _Cell:
+    return lambda row: fmt(row.get(name), digits)
+
+
+LATEST_COLUMNS: dict[str, tuple[str, _Cell, bool]] = {
+    "ticker": ("ticker", lambda row: str(row["ticker"]), False),
+    "date": ("date", lambda row: _date_cell(dict(row)), False),
+    "score": ("score", lambda row: f"{row['score']:.1f}", True),
+    "verdict": ("verdict", lambda row: str(row["verdict"]), False),
+    "side": ("side", lambda row: str(row["side"]), False),
+    "close": ("close", _number("close"), True),
+    "entry": ("entry", _number("entry"), True),
+    "stop": ("stop", _number("stop"), True),
+    "target": ("target", _number("target"), True),
+    "reward_risk": ("r:r", _number("reward_risk", 1), True),
+    "source": ("source", lambda row: _source_cell(dict(row)), False),
+    "rsi_14": ("RSI", _number("rsi_14", 1), True),
+    "atr_pct": ("ATR %", _number("atr_pct", 1), True),
+    "stop_pct": ("stop %", _number("stop_pct", 1), True),
+    "volume_ratio_20": ("vol ratio", _number("volume_ratio_20", 2), True),
+    "pct_from_52w_high": ("52w high %", _number("pct_from_52w_high", 1), True),
+    **{
+        name: (name, _number(name), True)
+        for name in (
+            "sma_20",
+            "sma_50",
+            "sma_200",
+            "ema_20",
+            "macd",
+            "macd_signal",
+            "macd_hist",
+            "atr_14",
+            "bb_upper",
+            "bb_middle",
+            "bb_lower",
+            "adx_14",
+            "roc_20",
+            "high_52w",
+            "low_52w",
+        )
+    },  # fmt: skip
+}
+DEFAULT_LATEST_COLUMNS = ("ticker", "date", "score", "verdict", "side", "close", "rsi_14",
+                          "atr_pct", "stop_pct", "volume_ratio_20", "stop", "target",
+                          "source")  # fmt: skip
+
+
+def latest_columns(raw: str | None) -> tuple[str, ...]:
+    """--columns ``NAME[,NAME…]`` checked (UsageError, exit 2); the default when None."""
+    from stockscan.errors import UsageError
+
+    if raw is None:
+        return DEFAULT_LATEST_COLUMNS
+    names: list[str] = []
+    for part in raw.split(","):
+        name = part.strip().lower()
+        if name not in LATEST_COLUMNS:
+            shown = repr(name if len(name) <= 30 else name[:30] + "…")
+            raise UsageError(
+                f"--columns: unknown column {shown}; known columns: {', '.join(LATEST_COLUMNS)}"
+            )
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def results_table(
+    rows: list[dict[str, Any]],
+    *,
+    title: str | None = None,
+    columns: tuple[str, ...] = DEFAULT_LATEST_COLUMNS,
+) -> None:
+    """``results latest``: one row per ticker, the ``columns`` of LATEST_COLUMNS."""
+    specs = [LATEST_COLUMNS[name] for name in columns]
+    headers = [header for header, _, _ in specs]
+    cells = [[cell(row) for _, cell, _ in specs] for row in rows]
     table(
-        columns,
+        headers,
         cells,
-        right={"score", "close", "entry", "stop", "target", "r:r"},
+        right={header for header, _, right in specs if right},
         title=title,
-        optional=("r:r", "close", "side"),
+        optional=tuple(h for h in ("r:r", "vol ratio", "close", "side") if h in headers),
     )
     _listing_notes(rows)
 
@@ -351,6 +413,7 @@ def no_results(
     verdicts: list[str] | None = None,
     score: float | None = None,
     source: str | None = None,
+    where: str | None = None,
 ) -> str:
     """What an empty listing says: the filters that emptied it, as options to retype."""
     filters = [
@@ -360,6 +423,7 @@ def no_results(
         *([f"--verdict {','.join(verdicts)}"] if verdicts else []),
         *([f"--min-score {score:g}"] if score is not None else []),
         *([f"--source {source}"] if source else []),
+        *([where] if where else []),  # --where and --screen, as screening() names them
     ]
     among = f" for {', '.join(tickers)}" if tickers else ""
     if not filters:

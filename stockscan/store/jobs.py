@@ -17,6 +17,7 @@ from stockscan.store.base import (
     _rows,
     now_iso,
 )
+from stockscan.store.screens import write_indicators
 
 if TYPE_CHECKING:
     from stockscan.analysis.model import Analysis, Side, Verdict
@@ -338,7 +339,8 @@ def save_result(
     source_version: str | None = None,
     auto_adjust: bool | None = None,
 ) -> tuple[int | None, str | None]:
-    """Upsert the result and its raw data and mark the stock succeeded; or skip it.
+    """Upsert the result, its raw data and its indicator row and mark the stock succeeded;
+    or skip it.
 
     Returns (result id, None), or (None, reason) when the stock was skipped because a demo
     result may not replace a real one. The rule lives in the upsert's WHERE, so no race between
@@ -414,6 +416,7 @@ def save_result(
         " created_at = excluded.created_at",
         (result_id, raw_payload, now),
     )
+    write_indicators(conn, result_id)
     _set_stock_status(
         conn,
         job_id,

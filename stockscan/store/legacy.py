@@ -10,6 +10,7 @@ from typing import Any
 
 from stockscan.store.base import now_iso
 from stockscan.store.jobs import Job, finish_job, get_job
+from stockscan.store.screens import write_indicators
 
 
 def insert_legacy_watchlist(
@@ -79,8 +80,9 @@ def insert_legacy_result(
     updated_at: str,
     payload: str,
 ) -> int:
-    """An old result and its raw data. The caller has checked that the ticker and date are
-    free (``find_result``) in the same transaction, so this never meets a conflict."""
+    """An old result, its raw data and its (empty) indicator row. The caller has checked that
+    the ticker and date are free (``find_result``) in the same transaction, so this never
+    meets a conflict."""
     row = conn.execute(
         "INSERT INTO analysis_results (job_id, ticker, analysis_date, status, score, verdict,"
         " side, entry, stop, target, analysis_source, scoring_version, created_at, updated_at,"
@@ -108,6 +110,7 @@ def insert_legacy_result(
         "INSERT INTO analysis_raw_data (result_id, payload, created_at) VALUES (?, ?, ?)",
         (result_id, payload, created_at),
     )
+    write_indicators(conn, result_id)
     return result_id
 
 

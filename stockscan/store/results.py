@@ -68,6 +68,14 @@ class ResultDetail(Result):
 _SELECT_RESULT = (
     ", ".join(f"r.{c}" for c in RESULT_COLUMNS) + ", r.analysis_source = 'demo' AS demo"
 )
+# result_indicators (m006) as the listings read it: the 17 indicators at the last bar and the
+# derived percentages; None where undefined, or where the raw data was gone before m006.
+INDICATOR_COLUMNS = (
+    "sma_20", "sma_50", "sma_200", "ema_20", "rsi_14", "macd", "macd_signal", "macd_hist",
+    "atr_14", "bb_upper", "bb_middle", "bb_lower", "adx_14", "roc_20", "volume_ratio_20",
+    "high_52w", "low_52w", "atr_pct", "stop_pct", "pct_from_52w_high",
+)  # fmt: skip
+_SELECT_INDICATORS = ", ".join(f"i.{c}" for c in INDICATOR_COLUMNS)
 
 
 def _result_rows(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
@@ -96,6 +104,11 @@ def _filters(
     return "".join(f" AND {c}" for c in clauses), params
 
 
+# A screen's condition (stockscan.screens.compile_where): SQL over ``r`` (the result) and ``i``
+# (its result_indicators row) whose every value is a ``?``, and its parameters.
+Condition = tuple[str, Sequence[Any]]
+
+
 def latest_query(
     tickers: Sequence[str] | None,
     *,
@@ -103,8 +116,13 @@ def latest_query(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
+    order: str | None = None,
+    limit: int | None = None,
 ) -> tuple[str, list[Any]]:
-    """The newest result per ticker (on or before ``as_of``), best score first.
+    """The newest result per ticker (on or before ``as_of``), best score first, or in
+    ``order`` (an ORDER BY of stockscan.screens.compile_sort: fixed SQL), the first ``limit``.
+    Each row has its indicator columns (INDICATOR_COLUMNS) too.
 
     Every ticker costs two index seeks whatever the number of results: without a ticker list,
     the distinct tickers come from a skip-scan of idx_results_ticker_date (a recursive CTE
@@ -128,15 +146,24 @@ def latest_query(
     if as_of is not None:
         date_clause = " AND analysis_date <= ?"
         params.append(as_of)
-    where, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    clauses, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    if where is not None:
+        clauses += f" AND {where[0]}"
+        filter_params += list(where[1])
     sql = (
-        f"{wanted} SELECT {_SELECT_RESULT} FROM wanted"
+        f"{wanted} SELECT {_SELECT_RESULT}, {_SELECT_INDICATORS} FROM wanted"
         " JOIN analysis_results AS r ON r.id = ("
         " SELECT id FROM analysis_results"
         f" WHERE ticker = wanted.ticker{date_clause}"
         " ORDER BY analysis_date DESC LIMIT 1)"
-        f" WHERE 1{where} ORDER BY r.score DESC, r.ticker"
+        # A primary-key seek per row; every result has its row (m006), LEFT only so that a
+        # missing one could never hide a result.
+        " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
+        f" WHERE 1{clauses} ORDER BY {order or 'r.score DESC, r.ticker'}"
     )
+    if limit is not None:
+        sql += " LIMIT ?"
+        filter_params.append(limit)
     return sql, params + filter_params
 
 
@@ -148,9 +175,19 @@ def latest_results(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
+    order: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     sql, params = latest_query(
-        tickers, as_of=as_of, verdicts=verdicts, min_score=min_score, source=source
+        tickers,
+        as_of=as_of,
+        verdicts=verdicts,
+        min_score=min_score,
+        source=source,
+        where=where,
+        order=order,
+        limit=limit,
     )
     return list(_result_rows(conn.execute(sql, params)))
 
@@ -242,9 +279,11 @@ def export_query(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
 ) -> tuple[str, list[Any]]:
     """Every result matching the filters, by ticker then date: the order of
-    idx_results_ticker_date, so SQLite streams rows without sorting them first."""
+    idx_results_ticker_date, so SQLite streams rows without sorting them first. A screen
+    (``where``) reads each row's indicators by primary key."""
     clauses: list[str] = []
     params: list[Any] = []
     if tickers is not None:
@@ -256,10 +295,15 @@ def export_query(
     if until is not None:
         clauses.append("r.analysis_date <= ?")
         params.append(until)
-    where, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    filters, filter_params = _filters(verdicts=verdicts, min_score=min_score, source=source)
+    join = ""
+    if where is not None:
+        join = " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
+        filters += f" AND {where[0]}"
+        filter_params += list(where[1])
     sql = (
-        f"SELECT {_SELECT_RESULT} FROM analysis_results AS r"
-        f" WHERE {' AND '.join(clauses) or '1'}{where}"
+        f"SELECT {_SELECT_RESULT} FROM analysis_results AS r{join}"
+        f" WHERE {' AND '.join(clauses) or '1'}{filters}"
         " ORDER BY r.ticker, r.analysis_date"
     )
     return sql, params + filter_params
@@ -274,10 +318,17 @@ def iter_results(
     verdicts: Sequence[str] = (),
     min_score: float | None = None,
     source: str | None = None,
+    where: Condition | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Stream results one row at a time (constant memory at any size)."""
     sql, params = export_query(
-        tickers, since=since, until=until, verdicts=verdicts, min_score=min_score, source=source
+        tickers,
+        since=since,
+        until=until,
+        verdicts=verdicts,
+        min_score=min_score,
+        source=source,
+        where=where,
     )
     yield from _result_rows(conn.execute(sql, params))
 
@@ -372,3 +423,20 @@ def report_stocks(conn: sqlite3.Connection, job_id: int) -> list[dict[str, Any]]
     for row in rows:
         row["result_job_params"] = _decoded(row["result_job_params"])
     return rows
+
+
+def job_passing_query(job_id: int, where: Condition) -> tuple[str, list[Any]]:
+    """The ids of the results a job's stocks wrote (or kept) that pass a screen: the job's
+    detail rows by idx_details_job_status, then primary keys."""
+    sql = (
+        "SELECT r.id FROM analysis_jobs_details AS d"
+        " JOIN analysis_results AS r ON r.id = d.result_id"
+        " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
+        f" WHERE d.job_id = ? AND {where[0]}"
+    )
+    return sql, [job_id, *where[1]]
+
+
+def job_passing(conn: sqlite3.Connection, job_id: int, where: Condition) -> set[int]:
+    sql, params = job_passing_query(job_id, where)
+    return {int(row[0]) for row in conn.execute(sql, params)}

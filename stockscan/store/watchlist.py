@@ -52,9 +52,16 @@ def watchlist_tickers(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT ticker FROM watchlist ORDER BY id")]
 
 
-def watchlist_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def watchlist_rows(
+    conn: sqlite3.Connection, *, where: tuple[str, Sequence[Any]] | None = None
+) -> list[dict[str, Any]]:
     """Each followed ticker with its latest analysis, through the watchlist's own links:
-    one primary-key lookup per row, never a scan of the results."""
+    one primary-key lookup per row, never a scan of the results. ``where``: only those whose
+    latest result passes this screen (stockscan.screens), its indicators one more lookup."""
+    join, condition, params = "", "", ()
+    if where is not None:
+        join = " LEFT JOIN result_indicators AS i ON i.result_id = r.id"
+        condition, params = f" WHERE {where[0]}", tuple(where[1])
     return _dicts(
         conn.execute(
             # Only what the listing shows: at 2,000 rows, each column costs Python time.
@@ -62,7 +69,8 @@ def watchlist_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "SELECT w.ticker, w.name, w.last_job_id, w.last_analyzed_at, w.analysis_status,"
             " r.analysis_date, r.score, r.verdict, r.side, r.entry, r.stop, r.target,"
             " r.analysis_source"
-            " FROM watchlist AS w LEFT JOIN analysis_results AS r ON r.id = w.last_result_id"
-            " ORDER BY w.id"
+            f" FROM watchlist AS w LEFT JOIN analysis_results AS r ON r.id = w.last_result_id{join}"
+            f"{condition} ORDER BY w.id",
+            params,
         )
     )

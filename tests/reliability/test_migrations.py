@@ -5,6 +5,7 @@ each."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from stockscan import migrations, store
+from stockscan.analysis.model import INDICATOR_NAMES
 from stockscan.db import connect, transaction
 from tests.conftest import oracle, tmpfs
 from tests.first_release import build_first_release
@@ -303,7 +305,9 @@ def test_m005_keeps_every_row_of_a_populated_m004_database_and_its_constraints(
     ):
         with pytest.raises(sqlite3.IntegrityError):
             conn.execute(sql)
-    # The migrated database is the one a new install gets, and today's store reads its rows.
+    # The migrated database (with the migrations after m005) is the one a new install gets,
+    # and today's store reads its rows.
+    migrations.migrate(conn)
     fresh = store.open(tmp_path / "fresh.db")
     assert migrations.schema_sql(conn) == migrations.schema_sql(fresh)
     fresh.close()
@@ -318,5 +322,67 @@ def test_m005_keeps_every_row_of_a_populated_m004_database_and_its_constraints(
         "no new bars since 2026-11-26",
         None,
     ]
+    conn.close()
+    oracle(db)
+
+
+def test_m006_fills_every_result_s_indicator_row_from_its_raw_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a populated m005 database: a result with a full snapshot gets its values and the
+    derived percentages; one whose raw data holds a partial or odd snapshot gets numbers only
+    where there are numbers; a pruned one and an imported one get NULLs. No other row moves."""
+    db = tmp_path / "m005.db"
+    conn = connect(db)
+    migrate_to(conn, "m005_price_cache", monkeypatch)
+    fill_m003(conn)
+    snapshot = {name: float(index + 1) for index, name in enumerate(INDICATOR_NAMES)}
+    snapshot.update(atr_14=2.5, high_52w=125.0, volume_ratio_20=None)
+    with transaction(conn):
+        conn.execute("UPDATE analysis_raw_data SET payload = ? WHERE result_id = 1",
+                     (json.dumps({"indicators": snapshot}),))  # fmt: skip
+        for result_id, ticker, payload in (
+            (3, "WIPRO.NS", '{"pruned_at": "2026-11-28T00:00:00Z"}'),
+            (4, "LT.NS", '{"indicators": {"rsi_14": "high", "sma_20": [1], "macd": 2}}'),
+        ):
+            conn.execute(
+                "INSERT INTO analysis_results (id, job_id, ticker, analysis_date, status, score,"
+                " verdict, side, close, analysis_source, scoring_version, bars_used,"
+                " created_at, updated_at) VALUES (?, 1, ?, '2026-11-20', 'complete', 50,"
+                " 'HOLD', 'none', 80, 'csv', '1', 300, 'x', 'x')",
+                (result_id, ticker),
+            )
+            conn.execute(
+                "INSERT INTO analysis_raw_data (result_id, payload, created_at) VALUES (?, ?, 'x')",
+                (result_id, payload),
+            )
+    before = {table: rows(conn, table) for table in TABLES}
+
+    assert migrate_to(conn, "m006_screens", monkeypatch) == ["m006_screens"]
+    assert {table: rows(conn, table) for table in TABLES} == before
+    conn.row_factory = sqlite3.Row
+    found = {r["result_id"]: dict(r) for r in conn.execute("SELECT * FROM result_indicators")}
+    conn.row_factory = None
+    assert sorted(found) == [1, 2, 3, 4]
+    full = found[1]
+    assert {name: full[name] for name in INDICATOR_NAMES} == snapshot
+    # TCS.NS: close 100, stop 95
+    assert full["atr_pct"] == pytest.approx(2.5)
+    assert full["stop_pct"] == pytest.approx(5.0)
+    assert full["pct_from_52w_high"] == pytest.approx(-20.0)
+    # the imported result (no close, no indicators) and the pruned one: NULL everywhere
+    for result_id in (2, 3):
+        assert set(found[result_id].values()) == {result_id, None}
+    odd = found[4]
+    assert odd["macd"] == 2 and odd["rsi_14"] is None and odd["sma_20"] is None
+    assert all(type(v) in (int, float, type(None)) for v in odd.values())
+    # the row goes with its result
+    with transaction(conn):
+        conn.execute("DELETE FROM analysis_results WHERE id IN (3, 4)")
+    assert conn.execute("SELECT result_id FROM result_indicators").fetchall() == [(1,), (2,)]
+    constraints_hold(conn)
+    fresh = store.open(tmp_path / "fresh.db")
+    assert migrations.schema_sql(conn) == migrations.schema_sql(fresh)
+    fresh.close()
     conn.close()
     oracle(db)
