@@ -3,6 +3,7 @@ language, --sort/--limit/--columns and saved screens."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sqlite3
@@ -568,3 +569,11 @@ def test_report_keeps_the_stocks_that_pass_and_every_failure(
     code, _, err = invoke("report", "--latest", "-o", str(tmp_path / "r.html"), "--where", "x >")
     assert code == 2 and err.startswith("Error: --where: unknown name 'x'")
     assert not (tmp_path / "r.html").exists()
+    # and a valid screen writes the page of the stocks that pass, and only theirs
+    code, _, err = invoke(
+        "report", "--latest", "-o", str(tmp_path / "r.html"), "--where", expression
+    )
+    assert code == 0, err
+    page = (tmp_path / "r.html").read_text()
+    assert all(html.escape(ticker) in page for ticker in passing)
+    assert not any(html.escape(ticker) in page for ticker in set(TICKERS) - passing)
