@@ -73,7 +73,7 @@ def list_(json_output: JsonOption = False, db: DbOption = None) -> None:
     with database(db, create=False) as conn:
         screens = store.list_screens(conn)
     if json_output:
-        render.print_json({"screens": screens})
+        render.print_json(render.screens_document(screens))
     elif screens:
         render.screens_table(screens)
     else:

@@ -65,7 +65,7 @@ from stockscan.render.results import (
     write_records,
 )
 from stockscan.render.scan import cron_text
-from stockscan.render.screen import screen_lines, screens_table
+from stockscan.render.screen import screen_lines, screens_document, screens_table
 from stockscan.render.streams import (
     OutputClosed,
     OutputFailed,
@@ -77,6 +77,7 @@ from stockscan.render.watchlist import watchlist_document, watchlist_table
 
 __all__ = [
     "screen_lines",
+    "screens_document",
     "screens_table",
     "DEMO_NOTE",
     "PARTIAL_NOTE",

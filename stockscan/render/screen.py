@@ -18,6 +18,11 @@ def screens_table(screens: Sequence[Mapping[str, Any]]) -> None:
     )
 
 
+def screens_document(screens: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``screen list --json``: the saved screens."""
+    return {"screens": list(screens)}
+
+
 def screen_lines(screen: Mapping[str, Any]) -> None:
     """``screen show NAME``."""
     say(f"screen   {screen['name']}")
